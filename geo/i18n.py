@@ -1,0 +1,49 @@
+"""User-facing strings in Vietnamese (default) and English.
+
+Every string a user sees lives in ``data/translations.json`` as ``key -> {"vi": ..., "en": ...}``;
+a test fails when a key lacks a language or when code asks for a key that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Literal
+
+from geo.config import DATA_DIR
+
+__all__ = ["LANGUAGES", "Lang", "category_label", "t", "translations"]
+
+Lang = Literal["vi", "en"]
+LANGUAGES: tuple[Lang, ...] = ("vi", "en")
+
+
+@cache
+def translations() -> dict[str, dict[str, str]]:
+    """All strings, keyed by message key, then language."""
+    with (DATA_DIR / "translations.json").open(encoding="utf-8") as f:
+        data: dict[str, dict[str, str]] = json.load(f)
+    return data
+
+
+def t(key: str, lang: Lang = "vi", /, **values: object) -> str:
+    """The string ``key`` in ``lang``, with ``{name}`` fields filled from ``values``.
+
+    Examples
+    --------
+    >>> t("nav.map", "vi"), t("nav.map", "en")
+    ('Bản đồ', 'Map')
+    """
+    try:
+        text = translations()[key][lang]
+    except KeyError:
+        raise KeyError(f"no {lang!r} translation for {key!r}: add it to data/translations.json")
+    return text.format(**values) if values else text
+
+
+def category_label(code: str, lang: Lang = "vi") -> str:
+    """The label of violation category ``code`` in ``lang`` (the code itself if unknown)."""
+    from geo.model import categories
+
+    cat = categories().get(code)
+    return cat.label(lang) if cat else code

@@ -1,0 +1,120 @@
+"""The store interface shared by every backend, and how a store is chosen.
+
+A store keeps the tables of :mod:`geo.model`. GeoPackage (one file, zero set-up, opens in
+QGIS) is the embedded default; a PostGIS store for multi-user deployments implements the same
+:class:`Store` protocol, and the same contract tests run against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import pandas as pd
+
+from geo.errors import StoreError
+
+__all__ = ["SCHEMA_VERSION", "BoundaryLevel", "Query", "Store", "create_store", "open_store"]
+
+#: Version of the table layout; a store of another version is refused with a message.
+SCHEMA_VERSION = 1
+
+BoundaryLevel = Literal["wards", "zones", "groups"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Query:
+    """Filters of a read; ``None`` means no filter.
+
+    ``start`` is inclusive and ``end`` exclusive, both tz-aware (naive values are taken as
+    Asia/Ho_Chi_Minh). ``as_of`` selects boundary versions valid at that time (default: current).
+    """
+
+    ward_id: str | None = None
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    categories: tuple[str, ...] | None = None
+    zone_ids: tuple[str, ...] | None = None
+    group_ids: tuple[str, ...] | None = None
+    campaign_id: str | None = None
+    as_of: pd.Timestamp | None = None
+
+
+class Store(Protocol):
+    """What every store backend offers."""
+
+    location: str
+
+    def read(self, table: str, query: Query | None = None) -> pd.DataFrame:
+        """Rows of ``table`` matching ``query`` (a GeoDataFrame in EPSG:4326 if spatial)."""
+        ...
+
+    def write(self, tables: Mapping[str, pd.DataFrame], *, user: str, action: str) -> None:
+        """Append rows to several tables in one transaction, logged in the audit log."""
+        ...
+
+    def replace_boundaries(
+        self, level: BoundaryLevel, frame: pd.DataFrame, *, valid_from: pd.Timestamp, user: str
+    ) -> None:
+        """Close the current boundaries of the frame's wards at ``valid_from`` and add the new ones."""
+        ...
+
+    def count(self, table: str, query: Query | None = None) -> int:
+        """Number of rows of ``table`` matching ``query``."""
+        ...
+
+    def data_version(self) -> int:
+        """A number that grows with every committed write (a cache key for readers)."""
+        ...
+
+    def ward_ids(self) -> list[str]:
+        """Ids of the wards with current boundaries."""
+        ...
+
+
+def open_store(url: str | Path) -> Store:
+    """Open an existing store by path or URL.
+
+    Parameters
+    ----------
+    url
+        A ``.gpkg`` path (or ``gpkg:///path``). PostGIS URLs come with the multi-user store.
+    """
+    path = _gpkg_path(url)
+    from geo.gpkg_store import GeoPackageStore
+
+    return GeoPackageStore.open(path)
+
+
+def create_store(url: str | Path, *, overwrite: bool = False) -> Store:
+    """Create an empty store of the current schema version at ``url``."""
+    path = _gpkg_path(url)
+    from geo.gpkg_store import GeoPackageStore
+
+    return GeoPackageStore.create(path, overwrite=overwrite)
+
+
+def _gpkg_path(url: str | Path) -> Path:
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://", "postgresql+")):
+        raise StoreError(
+            f"{text.split('@')[-1]}: the PostGIS store is not available in this version; "
+            "use a GeoPackage file path (e.g. --db ward.gpkg)."
+        )
+    if text.startswith("gpkg://"):
+        text = text.removeprefix("gpkg://")
+    path = Path(text)
+    if path.suffix.lower() != ".gpkg":
+        raise StoreError(f"{path}: a store file must end in .gpkg (GeoPackage).")
+    return path
+
+
+def as_tuple(values: Iterable[str] | str | None) -> tuple[str, ...] | None:
+    """Normalise a filter argument to a tuple (``None`` stays ``None``)."""
+    if values is None:
+        return None
+    if isinstance(values, str):
+        return (values,)
+    return tuple(values)

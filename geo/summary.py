@@ -1,0 +1,114 @@
+"""Per-group counts and rates, and the headline figures shown above the map."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.crs import metric_crs
+from geo.errors import InputError
+
+__all__ = ["Headline", "RateBasis", "group_rates", "headline"]
+
+RateBasis = Literal["per_1000", "per_km2", "count"]
+
+
+def group_rates(
+    records: pd.DataFrame, groups: gpd.GeoDataFrame, *, months: float | None = None
+) -> gpd.GeoDataFrame:
+    """Count records per group and turn the counts into rates.
+
+    Parameters
+    ----------
+    records
+        Records with a ``group_id`` column (as assigned at ingest); rows without a group are
+        not counted here (they appear in :func:`headline` as outside the groups).
+    groups
+        Group polygons with ``group_id``, ``population`` and ``geometry``.
+    months
+        Length of the period in months; when given, rates are also per month.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per group (every group, zero when it has no record), with ``count``,
+        ``area_km2``, ``per_1000`` (records per 1,000 residents; NA without population),
+        ``per_km2`` and, with ``months``, ``per_1000_month`` and ``per_km2_month``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, pandas as pd
+    >>> from shapely.geometry import box
+    >>> g = gpd.GeoDataFrame({"group_id": ["A", "B"], "population": [2000, 1000]},
+    ...     geometry=[box(105.83, 21.0, 105.84, 21.01), box(105.84, 21.0, 105.85, 21.01)], crs=4326)
+    >>> r = group_rates(pd.DataFrame({"group_id": ["A", "A", "B"]}), g)
+    >>> r[["group_id", "count", "per_1000"]].to_string(index=False)
+    'group_id  count  per_1000\\n       A      2       1.0\\n       B      1       1.0'
+    """
+    if "group_id" not in records.columns:
+        raise InputError("records need a group_id column; assign them with geo.assign first.")
+    missing = {"group_id", "geometry"} - set(groups.columns)
+    if missing:
+        raise InputError(f"groups lacks the column(s) {', '.join(sorted(missing))}.")
+    counts = records["group_id"].dropna().value_counts()
+    out = groups.copy()
+    out["count"] = out["group_id"].map(counts).fillna(0).astype("int64")
+    out["area_km2"] = out.geometry.to_crs(metric_crs(out)).area.to_numpy() / 1e6
+    population = (
+        pd.to_numeric(out["population"], errors="coerce").astype("Float64")
+        if "population" in out.columns
+        else pd.Series(pd.NA, index=out.index, dtype="Float64")
+    )
+    population = population.where(population > 0)
+    out["per_1000"] = (out["count"] / population * 1000).astype("Float64")
+    out["per_km2"] = out["count"] / out["area_km2"]
+    if months is not None:
+        if months <= 0:
+            raise InputError(f"months must be positive, got {months}.")
+        out["per_1000_month"] = out["per_1000"] / months
+        out["per_km2_month"] = out["per_km2"] / months
+    return out
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The figures shown above the map for a selection of records."""
+
+    records: int
+    fined: int
+    fines_vnd: int
+    items_removed: int
+    outside: int
+    worst: pd.DataFrame  # group_id, name, count, per_1000 of the worst groups
+
+
+def headline(
+    records: pd.DataFrame,
+    rates: pd.DataFrame,
+    *,
+    top: int = 5,
+    basis: RateBasis = "per_1000",
+) -> Headline:
+    """Headline figures: records, cases fined, total fines, items removed, worst groups.
+
+    ``rates`` is the output of :func:`group_rates`; the worst groups are ranked by ``basis``
+    (then by count), and groups without records are never listed as worst.
+    """
+    fines = pd.to_numeric(records.get("fine_vnd"), errors="coerce")
+    removed = pd.to_numeric(records.get("items_removed"), errors="coerce")
+    key = basis if basis in rates.columns else "count"
+    ranked = rates[rates["count"] > 0].sort_values(
+        [key, "count", "group_id"], ascending=[False, False, True]
+    )
+    columns = [c for c in ("group_id", "name", "count", "per_1000", "per_km2") if c in rates]
+    return Headline(
+        records=len(records),
+        fined=int(fines.gt(0).sum()) if fines is not None else 0,
+        fines_vnd=int(fines.sum()) if fines is not None else 0,
+        items_removed=int(removed.sum()) if removed is not None else 0,
+        outside=int(records["group_id"].isna().sum()) if "group_id" in records else 0,
+        worst=pd.DataFrame(ranked[columns].head(top)).reset_index(drop=True),
+    )

@@ -1,0 +1,48 @@
+"""Shared fixtures: the real data in ../shared/data, and a guard that keeps tests offline."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+KIM_LIEN_WARD = SHARED_DATA / "hanoi" / "kim_lien_ward_osm.geojson"
+KIM_LIEN_OSM = SHARED_DATA / "hanoi" / "kim_lien_streets_2025-05.osm"
+HANOI_WARDS = SHARED_DATA / "hanoi" / "hanoi_wards_2025_osm.geojson"
+
+
+def shared_file(path: Path) -> Path:
+    """Return ``path`` or skip the test with a reason when ../shared/data is absent."""
+    if not path.exists():
+        pytest.skip(f"real data not available: {path} (../shared/data is only on dev machines)")
+    return path
+
+
+@pytest.fixture
+def kim_lien_ward() -> Path:
+    return shared_file(KIM_LIEN_WARD)
+
+
+@pytest.fixture
+def kim_lien_osm() -> Path:
+    return shared_file(KIM_LIEN_OSM)
+
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1")):
+        return _real_connect(self, address)  # type: ignore[arg-type]
+    if self.family == socket.AF_UNIX:
+        return _real_connect(self, address)  # type: ignore[arg-type]
+    raise OSError(f"tests must not reach the network (tried to connect to {address!r})")
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail fast on any connection off this machine: tests never reach the network."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
