@@ -26,7 +26,7 @@ STORAGE_CRS = "EPSG:4326"
 HANOI_CRS = "EPSG:5897"
 #: VN-2000 / UTM zone 48N (k = 0.9996): the usual mix-up with EPSG:5897 (~697 m off in northing).
 VN2000_UTM48_CRS = "EPSG:3405"
-#: Hà Nội's extent in degrees (left, bottom, right, top), with a margin; inside it EPSG:5897 is used.
+#: Hà Nội's extent in degrees (left, bottom, right, top), with a margin: EPSG:5897 inside it.
 HANOI_BBOX = (105.25, 20.50, 106.05, 21.40)
 
 #: A point outside every group but within this many metres of one is snapped to it.

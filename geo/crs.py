@@ -79,9 +79,7 @@ def require_projected(gdf: gpd.GeoDataFrame | gpd.GeoSeries, *, what: str) -> No
         )
 
 
-def to_metric(
-    gdf: gpd.GeoDataFrame, *, crs: CRS | str | int | None = None
-) -> gpd.GeoDataFrame:
+def to_metric(gdf: gpd.GeoDataFrame, *, crs: CRS | str | int | None = None) -> gpd.GeoDataFrame:
     """Return a copy of ``gdf`` in ``crs`` (default: :func:`metric_crs` of ``gdf``)."""
     target = metric_crs(gdf) if crs is None else CRS.from_user_input(crs)
     return gdf.to_crs(target)

@@ -213,7 +213,9 @@ class GeoPackageStore:
                     (stamp, ward),
                 )
             self._insert(con, level, new)
-            self._log(con, pd.Timestamp.now(tz=TIMEZONE_NAME), user, f"replace {level}", {level: new})
+            self._log(
+                con, pd.Timestamp.now(tz=TIMEZONE_NAME), user, f"replace {level}", {level: new}
+            )
 
         self._write_with_retry(run)
 
@@ -229,8 +231,10 @@ class GeoPackageStore:
             geoms = np.asarray(frame.geometry.values, dtype=object)
             if SPATIAL_TABLES[table] == "MultiPolygon":
                 geoms = np.array(
-                    [MultiPolygon([g]) if g is not None and g.geom_type == "Polygon" else g
-                     for g in geoms],
+                    [
+                        MultiPolygon([g]) if g is not None and g.geom_type == "Polygon" else g
+                        for g in geoms
+                    ],
                     dtype=object,
                 )
             values.append(_encode(geoms))
@@ -242,7 +246,9 @@ class GeoPackageStore:
         bulk = len(frame) >= _BULK_ROWS
         try:
             if bulk:
-                self._bulk_insert(con, table, sql, values, geoms if table in SPATIAL_TABLES else None)
+                self._bulk_insert(
+                    con, table, sql, values, geoms if table in SPATIAL_TABLES else None
+                )
             else:
                 con.executemany(sql, zip(*values, strict=True))
         except sqlite3.IntegrityError as exc:

@@ -37,7 +37,8 @@ def t(key: str, lang: Lang = "vi", /, **values: object) -> str:
     try:
         text = translations()[key][lang]
     except KeyError:
-        raise KeyError(f"no {lang!r} translation for {key!r}: add it to data/translations.json")
+        msg = f"no {lang!r} translation for {key!r}: add it to data/translations.json"
+        raise KeyError(msg) from None
     return text.format(**values) if values else text
 
 

@@ -323,11 +323,11 @@ def _cast(values: pd.Series, dtype: str) -> pd.Series:
         ts = pd.to_datetime(values, errors="raise")
         if ts.dt.tz is None:
             ts = ts.dt.tz_localize(TIMEZONE_NAME)
-        return ts.dt.tz_convert(TIMEZONE_NAME).astype(TS)
+        return ts.dt.tz_convert(TIMEZONE_NAME).astype(pd.api.types.pandas_dtype(TS))
     if dtype == "Int64":
         return pd.to_numeric(values, errors="raise").round().astype("Int64")
     if dtype == "float64":
         return pd.to_numeric(values, errors="raise").astype("float64")
     if dtype == "boolean":
         return values.astype("boolean")
-    return values.astype(dtype)
+    return values.astype(pd.api.types.pandas_dtype(dtype))

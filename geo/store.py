@@ -58,7 +58,7 @@ class Store(Protocol):
     def replace_boundaries(
         self, level: BoundaryLevel, frame: pd.DataFrame, *, valid_from: pd.Timestamp, user: str
     ) -> None:
-        """Close the current boundaries of the frame's wards at ``valid_from`` and add the new ones."""
+        """Close the frame's wards' current boundaries at ``valid_from``; add the new ones."""
         ...
 
     def count(self, table: str, query: Query | None = None) -> int:

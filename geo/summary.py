@@ -97,8 +97,8 @@ def headline(
     ``rates`` is the output of :func:`group_rates`; the worst groups are ranked by ``basis``
     (then by count), and groups without records are never listed as worst.
     """
-    fines = pd.to_numeric(records.get("fine_vnd"), errors="coerce")
-    removed = pd.to_numeric(records.get("items_removed"), errors="coerce")
+    fines = _numeric(records, "fine_vnd")
+    removed = _numeric(records, "items_removed")
     key = basis if basis in rates.columns else "count"
     ranked = rates[rates["count"] > 0].sort_values(
         [key, "count", "group_id"], ascending=[False, False, True]
@@ -106,9 +106,15 @@ def headline(
     columns = [c for c in ("group_id", "name", "count", "per_1000", "per_km2") if c in rates]
     return Headline(
         records=len(records),
-        fined=int(fines.gt(0).sum()) if fines is not None else 0,
-        fines_vnd=int(fines.sum()) if fines is not None else 0,
-        items_removed=int(removed.sum()) if removed is not None else 0,
+        fined=int(fines.gt(0).sum()),
+        fines_vnd=int(fines.sum()),
+        items_removed=int(removed.sum()),
         outside=int(records["group_id"].isna().sum()) if "group_id" in records else 0,
         worst=pd.DataFrame(ranked[columns].head(top)).reset_index(drop=True),
     )
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(0, index=frame.index, dtype="int64")
+    return pd.to_numeric(frame[column], errors="coerce").fillna(0)
