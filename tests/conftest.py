@@ -46,3 +46,32 @@ def _guarded_connect(self: socket.socket, address: object) -> None:
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail fast on any connection off this machine: tests never reach the network."""
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic demo store (seed 0), built once per test run and shared by the workers."""
+    import os
+    import time
+
+    from geo.demo import build_demo
+
+    base = tmp_path_factory.getbasetemp()
+    # Under pytest-xdist each worker has its own basetemp below the run's: share the run's.
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path = root / "demo-seed0.gpkg"
+    lock = root / "demo-seed0.lock"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        deadline = time.monotonic() + 300
+        while not path.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another worker did not finish building {path}") from None
+            time.sleep(0.5)
+        return path
+    os.close(fd)
+    building = root / "demo-seed0.building.gpkg"
+    build_demo(building, seed=0, overwrite=True)
+    building.replace(path)
+    return path

@@ -1,0 +1,1 @@
+"""Streamlit pages: thin modules that read widgets, call geo, and draw layers."""

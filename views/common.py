@@ -1,0 +1,167 @@
+"""What every page shares: the store, the sidebar filters, cached loaders.
+
+Loaders are cached by plain keys (store location, data version, ward, period, categories):
+``st.cache_data`` cannot hash a GeoDataFrame, and ``st.cache_resource`` hands every session
+the same object, so pages must treat what they get as read-only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+from geo.config import DEFAULT_STORE_PATH, TIMEZONE_NAME
+from geo.i18n import LANGUAGES, Lang, category_label, t
+from geo.model import CATEGORIES
+from geo.store import Query, Store, open_store
+
+log = logging.getLogger(__name__)
+
+DB_ENV = "URBAN_ORDER_DB"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's choices, read by every page."""
+
+    ward_id: str
+    start: date
+    end: date  # inclusive, as the user picked it
+    categories: tuple[str, ...]
+    lang: Lang
+    online_tiles: bool
+
+    def query(self, **extra: object) -> Query:
+        """The store query for the chosen ward, period and categories."""
+        return Query(
+            ward_id=self.ward_id,
+            start=pd.Timestamp(self.start, tz=TIMEZONE_NAME),
+            end=pd.Timestamp(self.end + timedelta(days=1), tz=TIMEZONE_NAME),
+            categories=self.categories,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    @property
+    def months(self) -> float:
+        """Length of the period in months (30.44 days each)."""
+        return ((self.end - self.start).days + 1) / 30.44
+
+
+def store_location() -> Path:
+    """The configured store: ``URBAN_ORDER_DB``, else the embedded demo store."""
+    return Path(os.environ.get(DB_ENV) or DEFAULT_STORE_PATH)
+
+
+@st.cache_resource(show_spinner=False)
+def get_store(location: str) -> Store:
+    """The store at ``location`` (shared by all sessions; stores open a connection per call)."""
+    return open_store(location)
+
+
+def lang() -> Lang:
+    """The language chosen in the sidebar (Vietnamese by default)."""
+    value = st.session_state.get("lang", "vi")
+    return value if value in LANGUAGES else "vi"
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def load_boundaries(location: str, version: int, ward_id: str) -> dict[str, gpd.GeoDataFrame]:
+    """Current ward, zones, groups and streets of a ward (read-only, shared)."""
+    store = get_store(location)
+    q = Query(ward_id=ward_id)
+    return {table: store.read(table, q) for table in ("wards", "zones", "groups", "streets")}
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def load_records(location: str, version: int, table: str, query: Query) -> pd.DataFrame:
+    """Records of ``table`` matching ``query`` (read-only, shared)."""
+    return get_store(location).read(table, query)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def record_period(location: str, version: int, ward_id: str) -> tuple[date, date] | None:
+    """First and last day with a violation in the ward, or None when it has none."""
+    times = get_store(location).read("violations", Query(ward_id=ward_id))["observed_at"]
+    if times.empty:
+        return None
+    return times.min().date(), times.max().date()
+
+
+def sidebar(store: Store) -> Filters | None:
+    """Draw the sidebar (ward, period, categories, language, tiles) and return the choices."""
+    with st.sidebar:
+        st.radio(
+            t("sidebar.language", lang()),
+            LANGUAGES,
+            key="lang",
+            format_func=lambda code: {"vi": "Tiếng Việt", "en": "English"}[code],
+            horizontal=True,
+        )
+        lg = lang()
+        version = store.data_version()
+        ward_ids = store.ward_ids()
+        if not ward_ids:
+            st.warning(t("sidebar.no_wards", lg))
+            return None
+        names = _ward_names(store.location, version)
+        ward_id = st.selectbox(
+            t("sidebar.ward", lg), ward_ids, format_func=lambda w: names.get(w, w), key="ward"
+        )
+        period = record_period(store.location, version, ward_id)
+        today = date.today()
+        first, last = period or (today - timedelta(days=30), today)
+        picked = st.date_input(
+            t("sidebar.period", lg),
+            value=(first, last),
+            format="DD/MM/YYYY",
+            key=f"period-{ward_id}",
+        )
+        start, end = _date_range(picked, first, last)
+        codes = st.multiselect(
+            t("sidebar.categories", lg),
+            CATEGORIES,
+            default=list(CATEGORIES),
+            format_func=lambda c: category_label(c, lg),
+            key="categories",
+        )
+        online = st.toggle(
+            t("sidebar.online_tiles", lg),
+            value=False,
+            key="online_tiles",
+            help=t("sidebar.online_tiles_help", lg),
+        )
+        st.caption(t("sidebar.store", lg, location=Path(store.location).name))
+    return Filters(
+        ward_id=ward_id,
+        start=start,
+        end=end,
+        categories=tuple(codes),
+        lang=lg,
+        online_tiles=online,
+    )
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _ward_names(location: str, version: int) -> dict[str, str]:
+    wards = get_store(location).read("wards")
+    return dict(zip(wards["ward_id"], wards["name"].fillna(wards["ward_id"]), strict=True))
+
+
+def _date_range(picked: object, first: date, last: date) -> tuple[date, date]:
+    """A (start, end) pair from ``st.date_input``, which gives one date while the user picks."""
+    if isinstance(picked, (tuple, list)):
+        if len(picked) == 2:
+            return picked[0], picked[1]
+        if len(picked) == 1:
+            return picked[0], picked[0]
+        return first, last
+    if isinstance(picked, date):
+        return picked, picked
+    return first, last

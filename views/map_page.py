@@ -1,0 +1,126 @@
+"""Page "Bản đồ": the ward, its zones and groups coloured by rate, and the records."""
+
+from __future__ import annotations
+
+import folium
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from geo.i18n import Lang, t
+from geo.summary import RateBasis, group_rates, headline
+from layers.basemap import base_map, street_layer
+from layers.boundaries import group_choropleth, ward_outline, zones_layer
+from layers.records import category_legend, records_cluster
+from layers.style import format_number, format_vnd
+from views.common import Filters, load_boundaries, load_records
+
+_BASES: tuple[RateBasis, ...] = ("per_1000", "per_km2", "count")
+_FORMATS = {"per_1000": "{:.1f}", "per_km2": "{:,.0f}", "count": "{:,.0f}"}
+
+
+def render(filters: Filters) -> None:
+    """Draw the page for the sidebar's ``filters``."""
+    from views.common import get_store, store_location
+
+    lg = filters.lang
+    store = get_store(str(store_location()))
+    version = store.data_version()
+    b = load_boundaries(store.location, version, filters.ward_id)
+    ward, zones, groups, streets = b["wards"], b["zones"], b["groups"], b["streets"]
+    records = load_records(store.location, version, "violations", filters.query())
+
+    st.title(t("page.map.title", lg))
+    if ward["synthetic"].fillna(False).any() or records.get("synthetic", pd.Series()).any():
+        st.info(t("page.map.synthetic_note", lg))
+
+    basis = st.radio(
+        t("page.map.basis", lg),
+        _BASES,
+        format_func=lambda b: t(f"page.map.basis.{b}", lg),
+        horizontal=True,
+        key="basis",
+    )
+    rates = group_rates(records, groups, months=filters.months)
+    rates["zone_name"] = rates["zone_id"].map(zones.set_index("zone_id")["name"])
+    head = headline(records, rates, basis=basis)
+    _kpis(head, lg)
+
+    fmap = _map(filters, ward, zones, rates, streets, records, basis)
+    st_folium(
+        fmap,
+        key="ward-map",
+        height=620,
+        use_container_width=True,
+        returned_objects=[],
+    )
+    st.caption(t("page.map.caption", lg, groups=len(groups), zones=len(zones)))
+    _worst_table(head.worst, rates, lg)
+
+
+def _kpis(head: object, lg: Lang) -> None:
+    from geo.summary import Headline
+
+    assert isinstance(head, Headline)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(t("page.map.kpi.records", lg), format_number(head.records, lg))
+    c2.metric(t("page.map.kpi.fined", lg), format_number(head.fined, lg))
+    c3.metric(t("page.map.kpi.fines", lg), format_vnd(head.fines_vnd, lg))
+    c4.metric(t("page.map.kpi.removed", lg), format_number(head.items_removed, lg))
+    if head.outside:
+        st.caption(t("page.map.outside", lg, n=format_number(head.outside, lg)))
+
+
+def _map(
+    filters: Filters,
+    ward: pd.DataFrame,
+    zones: pd.DataFrame,
+    rates: pd.DataFrame,
+    streets: pd.DataFrame,
+    records: pd.DataFrame,
+    basis: RateBasis,
+) -> folium.Map:
+    lg = filters.lang
+    fmap = base_map(ward.total_bounds, online_tiles=filters.online_tiles, lang=lg)
+    synthetic = bool(ward["synthetic"].fillna(False).any())
+    street_layer(
+        streets,
+        name=t("map.layer.streets", lg),
+        attribution=None if synthetic else t("map.attribution.osm", lg),
+        lang=lg,
+    ).add_to(fmap)
+    value = f"{basis}_month" if basis != "count" else "count"
+    group_choropleth(
+        rates,
+        value_column=value,
+        legend_title=t(f"page.map.legend.{basis}", lg),
+        lang=lg,
+        fmt=_FORMATS[basis],
+    ).add_to(fmap)
+    zones_layer(zones, lang=lg).add_to(fmap)
+    ward_outline(ward, lang=lg).add_to(fmap)
+    group_names = rates.set_index("group_id")["name"]
+    shown = records.assign(group_name=records["group_id"].map(group_names))
+    cluster = records_cluster(shown, lang=lg)
+    category_legend(lg, codes=list(filters.categories)).add_to(cluster)
+    cluster.add_to(fmap)
+    folium.LayerControl(collapsed=True).add_to(fmap)
+    return fmap
+
+
+def _worst_table(worst: pd.DataFrame, rates: pd.DataFrame, lg: Lang) -> None:
+    st.subheader(t("page.map.worst", lg))
+    if worst.empty:
+        st.write(t("page.map.no_records", lg))
+        return
+    rows = rates.set_index("group_id").loc[worst["group_id"]]
+    table = pd.DataFrame(
+        {
+            t("map.tooltip.group", lg): rows["name"].to_numpy(),
+            t("map.tooltip.zone", lg): rows["zone_name"].to_numpy(),
+            t("page.map.kpi.records", lg): rows["count"].to_numpy(),
+            t("page.map.legend.per_1000", lg): rows["per_1000_month"].astype(float).round(2),
+            t("page.map.legend.per_km2", lg): rows["per_km2_month"].round(0).to_numpy(),
+        }
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
