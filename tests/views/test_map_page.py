@@ -1,4 +1,4 @@
-"""AppTest of the map page on the demo store (no JavaScript: the map is checked in its arguments)."""
+"""AppTest of the map page on the demo store; no JavaScript, so the map is read from its args."""
 
 from __future__ import annotations
 
