@@ -78,6 +78,9 @@ def base_map(
         control_scale=True,
         maxZoom=max_zoom,
         minZoom=min_zoom,
+        # Fractional zoom lets the ward fill the frame instead of jumping a whole level.
+        zoomSnap=0.25,
+        zoomDelta=0.5,
     )
     if online_tiles:
         folium.TileLayer(
@@ -89,7 +92,7 @@ def base_map(
             max_native_zoom=19,
         ).add_to(m)
     Background().add_to(m)
-    m.fit_bounds([[bottom, left], [top, right]])
+    m.fit_bounds([[bottom, left], [top, right]], padding=(8, 8))
     return localize(m)
 
 

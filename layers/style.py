@@ -114,6 +114,29 @@ def format_vnd(amount: object, lang: Lang = "vi") -> str:
     return f"{number} đ" if lang == "vi" else f"{number} VND"
 
 
+def format_vnd_short(amount: object, lang: Lang = "vi") -> str:
+    """A large VND sum in millions or billions (triệu / tỷ), for headline figures.
+
+    Examples
+    --------
+    >>> format_vnd_short(32_600_000, "vi"), format_vnd_short(32_600_000, "en")
+    ('32,6 triệu đ', '32.6 million VND')
+    >>> format_vnd_short(1_723_050_000, "vi"), format_vnd_short(850_000, "en")
+    ('1,72 tỷ đ', '850,000 VND')
+    """
+    if amount is None or amount is pd.NA or (isinstance(amount, float) and math.isnan(amount)):
+        return ""
+    value = int(amount)  # type: ignore[call-overload]
+    for size, fmt, vi, en in (
+        (10**9, "{:,.2f}", "tỷ", "billion"),
+        (10**6, "{:,.1f}", "triệu", "million"),
+    ):
+        if abs(value) >= size:
+            number = format_number(value / size, lang, fmt=fmt)
+            return f"{number} {vi} đ" if lang == "vi" else f"{number} {en} VND"
+    return format_vnd(value, lang)
+
+
 def format_local_time(ts: datetime | pd.Timestamp | None) -> str:
     """``ts`` in Hà Nội time as ``dd/mm/yyyy HH:MM`` (a naive time is taken as local already).
 

@@ -12,7 +12,8 @@ from geo.summary import RateBasis, group_rates, headline
 from layers.basemap import base_map, street_layer
 from layers.boundaries import group_choropleth, ward_outline, zones_layer
 from layers.records import category_legend, records_cluster
-from layers.style import format_number, format_vnd
+from layers.assets import localize
+from layers.style import format_number, format_vnd, format_vnd_short
 from views.common import Filters, load_boundaries, load_records
 
 _BASES: tuple[RateBasis, ...] = ("per_1000", "per_km2", "count")
@@ -65,7 +66,11 @@ def _kpis(head: object, lg: Lang) -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(t("page.map.kpi.records", lg), format_number(head.records, lg))
     c2.metric(t("page.map.kpi.fined", lg), format_number(head.fined, lg))
-    c3.metric(t("page.map.kpi.fines", lg), format_vnd(head.fines_vnd, lg))
+    c3.metric(
+        t("page.map.kpi.fines", lg),
+        format_vnd_short(head.fines_vnd, lg),
+        help=format_vnd(head.fines_vnd, lg),
+    )
     c4.metric(t("page.map.kpi.removed", lg), format_number(head.items_removed, lg))
     if head.outside:
         st.caption(t("page.map.outside", lg, n=format_number(head.outside, lg)))
@@ -105,7 +110,7 @@ def _map(
     category_legend(lg, codes=list(filters.categories)).add_to(cluster)
     cluster.add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
-    return fmap
+    return localize(fmap)  # guards against any CDN link a later layer brings
 
 
 def _worst_table(worst: pd.DataFrame, rates: pd.DataFrame, lg: Lang) -> None:
