@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, get_args
 
 import geopandas as gpd
 import numpy as np
@@ -42,17 +42,7 @@ ProblemKind = Literal[
     "zone_mismatch",
 ]
 #: Every kind of problem, in the order the report lists them.
-PROBLEM_KINDS: tuple[ProblemKind, ...] = (
-    "invalid_geometry",
-    "empty_geometry",
-    "duplicate_id",
-    "overlap",
-    "gap",
-    "outside_ward",
-    "no_zone",
-    "several_zones",
-    "zone_mismatch",
-)
+PROBLEM_KINDS: tuple[ProblemKind, ...] = get_args(ProblemKind)
 _COLUMNS = ["kind", "ids", "area_m2", "message"]
 _MAX_NAMED = 6
 _SLIVER_M = 0.01
