@@ -21,8 +21,9 @@ import pandas as pd
 
 from geo.assign import assign_to_groups
 from geo.config import TIMEZONE_NAME
+from geo.crs import metric_crs
 from geo.errors import InputError
-from geo.store import Store, create_store
+from geo.store import create_store
 
 __all__ = ["DemoSummary", "build_demo", "slug"]
 
@@ -140,7 +141,7 @@ def build_demo(
         path=Path(out),
         ward_id=ward_id,
         source=source,
-        rows={t: _count(store, t) for t in ("groups", "zones", "streets", *records)},
+        rows={t: store.count(t) for t in ("groups", "zones", "streets", *records)},
         seconds=time.perf_counter() - started,
     )
     log.info("demo store %s built in %.1f s: %s", out, summary.seconds, summary.rows)
@@ -178,12 +179,10 @@ def _ward_and_streets(
         graph = load_network(osm)
         source = f"OpenStreetMap ({Path(osm).name})"
     elif online:
-        import osmnx as ox
+        from geo.network import download_boundary, download_network
 
-        from geo.network import download_network
-
-        ward_gdf = ox.geocode_to_gdf(ONLINE_PLACE)[["geometry"]].assign(name=ONLINE_PLACE)
-        graph = download_network(ONLINE_PLACE)
+        ward_gdf = download_boundary(ONLINE_PLACE)
+        graph = download_network(_with_margin(ward_gdf).union_all())
         source = "OpenStreetMap (online)"
     else:
         from geo.synthetic import synthetic_ward
@@ -191,10 +190,14 @@ def _ward_and_streets(
         ward_gdf, streets = synthetic_ward(seed=seed)
         return _with_ward_id(ward_gdf, "synthetic"), streets, "synthetic"
     ward_gdf = _with_ward_id(ward_gdf, source)
-    margin = ward_gdf.to_crs(ward_gdf.estimate_utm_crs()).buffer(STREET_MARGIN_M).to_crs(4326)
-    streets = street_edges(graph, clip=margin)
+    streets = street_edges(graph, clip=_with_margin(ward_gdf))
     streets["ward_id"] = ward_gdf["ward_id"].iloc[0]
     return ward_gdf, streets, source
+
+
+def _with_margin(ward: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """The ward grown by :data:`STREET_MARGIN_M`, in EPSG:4326."""
+    return ward.geometry.to_crs(metric_crs(ward)).buffer(STREET_MARGIN_M).to_crs(4326)
 
 
 def _with_ward_id(ward: gpd.GeoDataFrame, source: str) -> gpd.GeoDataFrame:
@@ -228,7 +231,3 @@ def _demo_upload(records: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "quarantined": [0],
         }
     )
-
-
-def _count(store: Store, table: str) -> int:
-    return store.count(table)

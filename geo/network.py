@@ -118,13 +118,14 @@ def load_network(
     return graph
 
 
-def download_network(place: str, *, network_type: str = "all") -> nx.MultiDiGraph:
-    """Download the street network of ``place`` from OpenStreetMap (needs the internet).
+def download_network(area: str | BaseGeometry, *, network_type: str = "all") -> nx.MultiDiGraph:
+    """Download the street network of ``area`` from OpenStreetMap (needs the internet).
 
     Parameters
     ----------
-    place
-        A place name Nominatim can geocode to a polygon, e.g. ``"Phường Kim Liên, Hà Nội"``.
+    area
+        A place name Nominatim can geocode to a polygon, e.g. ``"Phường Kim Liên, Hà Nội"``,
+        or a (Multi)Polygon in EPSG:4326 (say a ward buffered by 150 m).
     network_type
         osmnx network type: ``"all"``, ``"drive"``, ``"walk"``, ...
 
@@ -138,19 +139,44 @@ def download_network(place: str, *, network_type: str = "all") -> nx.MultiDiGrap
     NetworkError
         When the download fails (offline, server error, unknown place) or finds no streets.
     """
-    if not place or not place.strip():
+    if isinstance(area, str) and not area.strip():
         raise InputError("place is empty; give a place name such as 'Phường Kim Liên, Hà Nội'.")
+    what = repr(area) if isinstance(area, str) else "the given polygon"
     try:
-        graph = ox.graph_from_place(place, network_type=network_type)
+        if isinstance(area, str):
+            graph = ox.graph_from_place(area, network_type=network_type)
+        else:
+            graph = ox.graph_from_polygon(area, network_type=network_type)
     except Exception as exc:  # requests, osmnx and geocoding errors all mean "no network"
         raise NetworkError(
-            f"Could not download the street network of {place!r} ({type(exc).__name__}: "
+            f"Could not download the street network of {what} ({type(exc).__name__}: "
             f"{exc}). Downloading needs the internet; offline, load a saved file instead with "
             "geo.network.load_network('streets.osm' or 'streets.graphml')."
         ) from exc
     if graph.number_of_edges() == 0:
-        raise NetworkError(f"OpenStreetMap has no {network_type!r} streets in {place!r}.")
+        raise NetworkError(f"OpenStreetMap has no {network_type!r} streets in {what}.")
     return graph
+
+
+def download_boundary(place: str) -> gpd.GeoDataFrame:
+    """Geocode ``place`` to its boundary polygon with Nominatim (needs the internet).
+
+    Returns a one-row GeoDataFrame in EPSG:4326 with ``name`` (the place as given) and
+    ``source``; raises :class:`NetworkError` naming the offline alternative when it fails.
+    """
+    try:
+        found = ox.geocode_to_gdf(place)
+    except Exception as exc:  # offline, unknown place, server error
+        raise NetworkError(
+            f"Could not find the boundary of {place!r} on OpenStreetMap ({type(exc).__name__}: "
+            f"{exc}). This needs the internet; offline, pass a boundary file instead "
+            "(e.g. urban-order demo --osm streets.osm --ward ward.geojson)."
+        ) from exc
+    return gpd.GeoDataFrame(
+        {"name": [place], "source": ["OpenStreetMap (online)"]},
+        geometry=found.geometry.iloc[:1].to_numpy(),
+        crs=found.crs,
+    ).to_crs(STORAGE_CRS)
 
 
 def street_edges(

@@ -104,3 +104,16 @@ def test_errors_are_one_clear_line_and_exit_code_2(tmp_path, capsys):
     code = main(["demo", "--out", str(tmp_path / "x.gpkg"), "--osm", "streets.osm"])
     assert code == 2
     assert "give both --osm" in capsys.readouterr().err
+
+
+def test_online_demo_offline_fails_cleanly(tmp_path, capsys, monkeypatch):
+    import osmnx as ox
+
+    monkeypatch.setattr(ox.settings, "nominatim_url", "http://127.0.0.1:9/")
+    monkeypatch.setattr(ox.settings, "overpass_url", "http://127.0.0.1:9/api")
+    monkeypatch.setattr(ox.settings, "doh_url_template", None)
+    monkeypatch.setattr(ox.settings, "use_cache", False)
+    code = main(["demo", "--online", "--out", str(tmp_path / "x.gpkg")])
+    assert code == 2
+    assert "needs the internet" in capsys.readouterr().err
+    assert not (tmp_path / "x.gpkg").exists()

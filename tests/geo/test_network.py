@@ -317,3 +317,16 @@ def test_kim_lien_street_table_length(kim_lien_osm: Path, kim_lien_ward: Path) -
     km = streets["length_m"].sum() / 1000
     assert km == pytest.approx(oracle_km, rel=0.005)
     assert 70 < km < 74  # ≈ 72.0 km of streets in the 2.42 km² ward
+
+
+def test_download_boundary_offline_names_the_offline_alternative(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from geo.network import download_boundary
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise requests.ConnectionError("Name or service not known")
+
+    monkeypatch.setattr(ox, "geocode_to_gdf", offline)
+    with pytest.raises(NetworkError, match=r"needs the internet.*--ward"):
+        download_boundary("Phường Kim Liên, Hà Nội, Việt Nam")
