@@ -48,33 +48,45 @@ def assign_to_groups(
         raise InputError(f"tolerance_m must be ≥ 0 metres, got {tolerance_m}.")
     out = points.copy()
     n = len(out)
-    group_of = pd.Series([pd.NA] * n, index=out.index, dtype="string")
-    assignment = pd.Series(["outside"] * n, index=out.index, dtype="string")
-    if n and len(groups):
-        crs = metric_crs(groups)
-        polys = groups[["group_id", "geometry"]].to_crs(crs).sort_values("group_id")
-        pts = gpd.GeoDataFrame(geometry=out.geometry.to_crs(crs).values, crs=crs)
-        pts["_row"] = np.arange(n)
-        inside = _first_match(pts.sjoin(polys, how="inner", predicate="within"))
-        group_of.iloc[inside.index.to_numpy()] = inside.to_numpy()
-        assignment.iloc[inside.index.to_numpy()] = "inside"
-        rest = pts[~pts["_row"].isin(inside.index)]
-        valid = rest[rest.geometry.notna() & ~rest.geometry.is_empty]
-        if len(valid) and tolerance_m > 0:
-            near = valid.sjoin_nearest(polys, how="inner", max_distance=tolerance_m)
-            snapped = _first_match(near)
-            group_of.iloc[snapped.index.to_numpy()] = snapped.to_numpy()
-            assignment.iloc[snapped.index.to_numpy()] = "snapped"
-    lookup = groups.drop_duplicates("group_id").set_index("group_id")
-    out["group_id"] = group_of
-    out["zone_id"] = group_of.map(lookup["zone_id"]).astype("string")
-    out["ward_id"] = group_of.map(lookup["ward_id"]).astype("string")
+    # Position of each point's group in ``polys`` (sorted by id, so ties go to the lowest id).
+    polys = groups[["group_id", "zone_id", "ward_id", "geometry"]].sort_values("group_id")
+    polys = polys.reset_index(drop=True)
+    position = np.full(n, -1, dtype=np.int64)
+    assignment = np.full(n, "outside", dtype=object)
+    if n and len(polys):
+        # Containment is decided in the points' own CRS (EPSG:4326 in the store); only the
+        # few points left over are projected to metres for snapping.
+        pts = gpd.GeoSeries(out.geometry.values, crs=out.crs)
+        inside_rows, inside_pos = _lowest(polys.to_crs(out.crs).sindex.query(pts, "within"))
+        position[inside_rows] = inside_pos
+        assignment[inside_rows] = "inside"
+        rest = np.flatnonzero((position < 0) & pts.notna().to_numpy() & ~pts.is_empty.to_numpy())
+        if len(rest) and tolerance_m > 0:
+            crs = metric_crs(groups)
+            near = polys.to_crs(crs).sindex.nearest(
+                pts.iloc[rest].to_crs(crs), max_distance=tolerance_m, return_all=True
+            )
+            rows, pos = _lowest(near)
+            position[rest[rows]] = pos
+            assignment[rest[rows]] = "snapped"
+    found = position >= 0
+    for column in ("group_id", "zone_id", "ward_id"):
+        values = np.full(n, None, dtype=object)
+        values[found] = polys[column].to_numpy(dtype=object)[position[found]]
+        out[column] = pd.array(values, dtype="string")
     if "ward_id" in points.columns:
+        # A record outside every group keeps the ward it was recorded in.
         out["ward_id"] = out["ward_id"].fillna(points["ward_id"].astype("string"))
-    out["assignment"] = assignment
+    out["assignment"] = pd.array(assignment, dtype="string")
     return out
 
 
-def _first_match(joined: pd.DataFrame) -> pd.Series:
-    """The lowest group_id per input row, indexed by row position."""
-    return joined.sort_values(["_row", "group_id"]).groupby("_row")["group_id"].first()
+def _lowest(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From (row, group position) pairs, each row once with its lowest group position."""
+    rows, pos = pairs
+    if len(rows) and np.unique(rows).size != rows.size:
+        order = np.lexsort((pos, rows))
+        rows, pos = rows[order], pos[order]
+        first = np.r_[True, rows[1:] != rows[:-1]]
+        rows, pos = rows[first], pos[first]
+    return rows, pos

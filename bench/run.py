@@ -1,0 +1,167 @@
+"""Benchmarks: each sub-benchmark measures ours and a baseline in the same run.
+
+    python bench/run.py store  [--records N] [--json]
+    python bench/run.py assign [--points N] [--groups M] [--json]
+    python bench/run.py demo   [--json]
+
+Each prints a table; with ``--json`` the last line is one JSON object of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+from shapely.geometry import box
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from geo.assign import assign_to_groups  # noqa: E402
+from geo.store import Query, create_store  # noqa: E402
+
+TZ = "Asia/Ho_Chi_Minh"
+
+
+def _timed(fn: Callable[[], object]) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
+def _records(n: int, seed: int = 0) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    return gpd.GeoDataFrame(
+        {
+            "record_id": [f"r{i:08d}" for i in rng.permutation(n)],
+            "ward_id": "w",
+            "group_id": rng.choice([f"g{i}" for i in range(92)], n),
+            "category": rng.choice(["traffic", "littering", "street_vending"], n),
+            "observed_at": pd.Timestamp("2025-01-01", tz=TZ)
+            + pd.to_timedelta(rng.integers(0, 300 * 86400, n), unit="s"),
+            "fine_vnd": rng.choice([0, 500_000], n),
+        },
+        geometry=gpd.points_from_xy(105.826 + rng.random(n) * 0.02, 20.998 + rng.random(n) * 0.014),
+        crs=4326,
+    )
+
+
+def bench_store(args: argparse.Namespace) -> dict[str, float]:
+    """Our transactional GeoPackage write/read against GDAL's own writer/reader (pyogrio)."""
+    recs = _records(args.records)
+    query = Query(
+        start=pd.Timestamp("2025-03-01", tz=TZ),
+        end=pd.Timestamp("2025-04-01", tz=TZ),
+        categories=("traffic",),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = create_store(Path(tmp) / "ours.gpkg")
+        write_s, _ = _timed(lambda: ours.write({"violations": recs}, user="b", action="bench"))
+        read_s, got = _timed(lambda: ours.read("violations", query))
+        gdal_path = Path(tmp) / "gdal.gpkg"
+        frame = recs.assign(observed_at=recs["observed_at"].dt.tz_convert("UTC"))
+        gdal_write_s, _ = _timed(
+            lambda: pyogrio.write_dataframe(frame, gdal_path, layer="violations")
+        )
+        where = (
+            "observed_at >= '2025-02-28T17:00:00' AND observed_at < '2025-03-31T17:00:00' "
+            "AND category = 'traffic'"
+        )
+        gdal_read_s, base = _timed(
+            lambda: pyogrio.read_dataframe(gdal_path, layer="violations", where=where)
+        )
+    assert len(got) == len(base), (len(got), len(base))  # type: ignore[arg-type]
+    return {
+        "records": args.records,
+        "write_s": write_s,
+        "gdal_write_s": gdal_write_s,
+        "write_ratio": write_s / gdal_write_s,
+        "read_filtered_s": read_s,
+        "gdal_read_filtered_s": gdal_read_s,
+        "rows_read": len(got),  # type: ignore[arg-type]
+    }
+
+
+def bench_assign(args: argparse.Namespace) -> dict[str, float]:
+    """Our assignment (within + snapping) against a plain geopandas.sjoin(within)."""
+    side = int(np.ceil(np.sqrt(args.groups)))
+    cells = [
+        box(105.826 + i * 0.02 / side, 20.998 + j * 0.014 / side,
+            105.826 + (i + 1) * 0.02 / side, 20.998 + (j + 1) * 0.014 / side)
+        for i in range(side) for j in range(side)
+    ][: args.groups]  # fmt: skip
+    groups = gpd.GeoDataFrame(
+        {"group_id": [f"g{i:05d}" for i in range(len(cells))], "zone_id": "z", "ward_id": "w"},
+        geometry=cells,
+        crs=4326,
+    )
+    pts = _records(args.points)[["record_id", "geometry"]]
+    ours_s, ours = _timed(lambda: assign_to_groups(pts, groups))
+    base_s, base = _timed(lambda: pts.sjoin(groups, how="left", predicate="within"))
+    inside = ours[ours["assignment"] == "inside"]  # type: ignore[index]
+    agree = (
+        base.drop_duplicates("record_id").set_index("record_id")["group_id"]  # type: ignore[union-attr]
+        .reindex(inside["record_id"]).to_numpy() == inside["group_id"].to_numpy()
+    ).mean()  # fmt: skip
+    return {
+        "points": args.points,
+        "groups": len(groups),
+        "ours_s": ours_s,
+        "sjoin_s": base_s,
+        "ratio": ours_s / base_s,
+        "inside_agreement": float(agree),
+    }
+
+
+def bench_demo(args: argparse.Namespace) -> dict[str, float]:
+    """The demo build (synthetic ward) by step, against the 2-minute first-run budget."""
+    from geo.demo import build_demo
+
+    marks: list[tuple[str, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        total, summary = _timed(
+            lambda: build_demo(
+                Path(tmp) / "demo.gpkg",
+                progress=lambda _f, step: marks.append((step, time.perf_counter())),
+            )
+        )
+    steps = {f"{a}_s": t2 - t1 for (a, t1), (_b, t2) in itertools.pairwise(marks)}
+    return {"total_s": total, "budget_s": 120.0, **steps, **summary.rows}  # type: ignore[attr-defined]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
+    sub = p.add_subparsers(dest="bench", required=True)
+    s = sub.add_parser("store")
+    s.add_argument("--records", type=int, default=100_000)
+    s.set_defaults(func=bench_store)
+    a = sub.add_parser("assign")
+    a.add_argument("--points", type=int, default=100_000)
+    a.add_argument("--groups", type=int, default=92)
+    a.set_defaults(func=bench_assign)
+    d = sub.add_parser("demo")
+    d.set_defaults(func=bench_demo)
+    args = p.parse_args()
+    figures = args.func(args)
+    print(f"{args.bench}")
+    for key, value in figures.items():
+        shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
+        print(f"  {key:<24} {shown:>14}")
+    if args.json:
+        print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
