@@ -24,7 +24,7 @@ import osmnx as ox
 import pandas as pd
 import shapely
 from defusedxml import DefusedXmlException
-from shapely.geometry import LineString
+from shapely.geometry import LineString, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from geo.config import STORAGE_CRS
@@ -141,6 +141,8 @@ def download_network(area: str | BaseGeometry, *, network_type: str = "all") -> 
     """
     if isinstance(area, str) and not area.strip():
         raise InputError("place is empty; give a place name such as 'Phường Kim Liên, Hà Nội'.")
+    if not isinstance(area, str | Polygon | MultiPolygon):
+        raise InputError(f"area must be a place name or a polygon, not {area.geom_type}.")
     what = repr(area) if isinstance(area, str) else "the given polygon"
     try:
         if isinstance(area, str):
@@ -258,7 +260,7 @@ def network_from_edges(edges: gpd.GeoDataFrame) -> nx.MultiDiGraph:
     Examples
     --------
     >>> import geopandas as gpd
-    >>> from shapely.geometry import LineString
+    >>> from shapely.geometry import LineString, MultiPolygon, Polygon
     >>> streets = gpd.GeoDataFrame(
     ...     {"street_id": ["a", "b"]},
     ...     geometry=[LineString([(105.83, 21.0), (105.831, 21.0)]),

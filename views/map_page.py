@@ -9,10 +9,10 @@ from streamlit_folium import st_folium
 
 from geo.i18n import Lang, t
 from geo.summary import RateBasis, group_rates, headline
+from layers.assets import localize
 from layers.basemap import base_map, street_layer
 from layers.boundaries import group_choropleth, ward_outline, zones_layer
 from layers.records import category_legend, records_cluster
-from layers.assets import localize
 from layers.style import format_number, format_vnd, format_vnd_short
 from views.common import Filters, load_boundaries, load_records
 
