@@ -239,8 +239,12 @@ def test_network_from_edges_rebuilds_a_routable_graph(graph: nx.MultiDiGraph) ->
     nodes, edges = ox.convert.graph_to_gdfs(rebuilt)
     assert len(nodes) == 6
     assert edges["length"].sum() == pytest.approx(2 * streets["length_m"].sum())
-    west_end = ox.distance.nearest_nodes(rebuilt, *NODES[1])
-    east_end = ox.distance.nearest_nodes(rebuilt, *NODES[7])
+    # (osmnx's nearest_nodes needs scikit-learn on an unprojected graph: look up by coordinates)
+    west_end, east_end = (
+        min(rebuilt.nodes, key=lambda n, p=p: (rebuilt.nodes[n]["x"] - p[0]) ** 2
+            + (rebuilt.nodes[n]["y"] - p[1]) ** 2)
+        for p in (NODES[1], NODES[7])
+    )  # fmt: skip
     route = ox.routing.shortest_path(rebuilt, west_end, east_end, weight="length")
     assert route is not None and len(route) == 4  # n1, n2, n3, n7
     length = nx.path_weight(rebuilt, route, weight="length")
