@@ -42,7 +42,7 @@ from pyproj import CRS
 from geo.config import TIMEZONE_NAME
 from geo.crs import metric_crs
 from geo.errors import InputError
-from geo.model import conform, fine_schedule
+from geo.model import VIOLATION_STATUSES, conform, fine_schedule
 
 __all__ = [
     "CAMPAIGN_FINED_CASES",
@@ -58,7 +58,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-VIOLATION_STATUSES = ("fined", "warned", "removed", "resolved")
 REPORT_STATUSES = ("received", "accepted", "resolved", "rejected")
 PATROL_TEAMS = ("Đội 1", "Đội 2")
 
@@ -127,6 +126,9 @@ _SOURCE_MIX: dict[str, dict[str, float]] = {
     },
 }
 #: Probability of (fined, warned, removed, resolved) per category.
+#: The outcomes the demo draws, in the order of the shares in ``_OUTCOMES``.
+_OUTCOME_STATUSES = ("fined", "warned", "removed", "resolved")
+assert set(_OUTCOME_STATUSES) <= set(VIOLATION_STATUSES)
 _OUTCOMES: dict[str, tuple[float, float, float, float]] = {
     "sidewalk_encroachment": (0.05, 0.55, 0.25, 0.15),
     "street_vending": (0.04, 0.70, 0.0, 0.26),
@@ -555,7 +557,7 @@ def _outcomes(rng: np.random.Generator, cats: np.ndarray) -> pd.DataFrame:
     status = np.empty(n, dtype=object)
     for cat in np.unique(cats):
         rows = np.flatnonzero(cats == cat)
-        status[rows] = rng.choice(VIOLATION_STATUSES, size=len(rows), p=_OUTCOMES[cat])
+        status[rows] = rng.choice(_OUTCOME_STATUSES, size=len(rows), p=_OUTCOMES[cat])
     fine = np.full(n, None, dtype=object)
     items = np.full(n, None, dtype=object)
     for i in np.flatnonzero(status == "fined"):

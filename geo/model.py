@@ -21,6 +21,7 @@ __all__ = [
     "CATEGORIES",
     "SCHEMAS",
     "SPATIAL_TABLES",
+    "VIOLATION_STATUSES",
     "Category",
     "FineRule",
     "categories",
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 Assignment = Literal["inside", "snapped", "outside"]
+#: What became of a violation; labels are the translation keys ``status.<code>``.
+VIOLATION_STATUSES: tuple[str, ...] = ("open", "warned", "fined", "removed", "resolved")
 ASSIGNMENTS: tuple[Assignment, ...] = ("inside", "snapped", "outside")
 
 TS = f"datetime64[ns, {TIMEZONE_NAME}]"

@@ -1,8 +1,9 @@
 """Violation records as clustered points, coloured by category, with a popup each.
 
 Never one folium object per record: one ``FastMarkerCluster`` gets a compact array per point
-(``[lat, lon, category, local time, fine, group]``, categories and groups as indexes into
-lookup tables) and a JavaScript callback builds each point's marker and, lazily, its popup.
+(``[lat, lon, category, local time, fine, group, status, address]``, categories, groups and
+statuses as indexes into lookup tables) and a JavaScript callback builds each point's marker
+and, lazily, its popup.
 """
 
 from __future__ import annotations
@@ -35,12 +36,16 @@ _REQUIRED = ("category", "observed_at", "fine_vnd", "group_id")
 _CALLBACK = """(function () {
     var cats = %(cats)s;
     var groups = %(groups)s;
+    var statuses = %(statuses)s;
     var text = %(text)s;
     function popup(row, cat) {
         var html = '<div style="font:13px/1.4 sans-serif;min-width:180px">'
             + '<div style="font-weight:600;color:' + cat[1] + '">' + cat[0] + '</div>'
             + '<div>' + text.time + ': ' + row[3] + '</div>';
+        var status = statuses[row[6]];
+        if (status) { html += '<div>' + text.status + ': ' + status + '</div>'; }
         if (row[4]) { html += '<div>' + text.fine + ': ' + row[4] + '</div>'; }
+        if (row[7]) { html += '<div>' + text.address + ': ' + row[7] + '</div>'; }
         return html + '<div>' + text.group + ': ' + groups[row[5]] + '</div></div>';
     }
     return function (row) {
@@ -75,7 +80,7 @@ def records_cluster(
     folium.FeatureGroup
         One ``FastMarkerCluster`` inside, or nothing when there is no record.
     """
-    rows, cats, groups = record_rows(violations, lang=lang)
+    rows, cats, groups, statuses = record_rows(violations, lang=lang)
     group = folium.FeatureGroup(name=name or t("map.layer.records", lang))
     if not rows:
         return group
@@ -83,10 +88,13 @@ def records_cluster(
         "time": html.escape(t("map.popup.time", lang)),
         "fine": html.escape(t("map.popup.fine", lang)),
         "group": html.escape(t("map.popup.group", lang)),
+        "status": html.escape(t("map.popup.status", lang)),
+        "address": html.escape(t("map.popup.address", lang)),
     }
     callback = _CALLBACK % {
         "cats": json.dumps(cats, ensure_ascii=False),
         "groups": json.dumps(groups, ensure_ascii=False),
+        "statuses": json.dumps(statuses, ensure_ascii=False),
         "text": json.dumps(text, ensure_ascii=False),
     }
     FastMarkerCluster(
@@ -97,18 +105,20 @@ def records_cluster(
 
 def record_rows(
     violations: gpd.GeoDataFrame, *, lang: Lang = "vi"
-) -> tuple[list[list], list[list[str]], list[str]]:
+) -> tuple[list[list], list[list[str]], list[str], list[str]]:
     """The compact arrays :func:`records_cluster` sends to the browser.
 
     Returns
     -------
     rows : list of list
-        ``[lat, lon, category index, "dd/mm/yyyy HH:MM", fine text, group index]`` per record
-        with a point; coordinates rounded to 1e-6°, texts HTML-escaped.
+        ``[lat, lon, category index, "dd/mm/yyyy HH:MM", fine text, group index, status index,
+        address]`` per record with a point; coordinates rounded to 1e-6°, texts HTML-escaped.
     categories : list of list of str
         ``[label, colour]`` per category index (known categories first, in file order).
     groups : list of str
         Group name per group index.
+    statuses : list of str
+        Status label per status index ("" for a record without status).
     """
     gdf = to_wgs84(violations, what="violations")
     missing = [c for c in _REQUIRED if c not in gdf.columns]
@@ -142,6 +152,18 @@ def record_rows(
     group_idx, group_names = pd.factorize(names)
     fines = [format_vnd(v, lang) for v in gdf["fine_vnd"].astype(object)]
     times = local_time_strings(gdf["observed_at"]).tolist()
+    status_codes = (
+        gdf["status"].astype("string").fillna("")
+        if "status" in gdf.columns
+        else pd.Series("", index=gdf.index, dtype="string")
+    )
+    status_idx, status_values = pd.factorize(status_codes)
+    statuses = [html.escape(_status_label(str(code), lang)) for code in status_values]
+    addresses = (
+        [html.escape(a) if isinstance(a, str) else "" for a in gdf["address"].astype(object)]
+        if "address" in gdf.columns
+        else [""] * len(gdf)
+    )
     lat = np.round(gdf.geometry.y.to_numpy(), 6).tolist()
     lon = np.round(gdf.geometry.x.to_numpy(), 6).tolist()
     rows = [
@@ -153,10 +175,22 @@ def record_rows(
             times,
             fines,
             group_idx.tolist(),
+            status_idx.tolist(),
+            addresses,
             strict=True,
         )
     ]
-    return rows, cats, [html.escape(str(g)) for g in group_names]
+    return rows, cats, [html.escape(str(g)) for g in group_names], statuses
+
+
+def _status_label(code: str, lang: Lang) -> str:
+    """The label of a status code; an unknown code is shown as it is."""
+    if not code:
+        return ""
+    try:
+        return t(f"status.{code}", lang)
+    except KeyError:
+        return code
 
 
 def category_legend(lang: Lang = "vi", *, codes: list[str] | None = None) -> Legend:

@@ -31,6 +31,8 @@ def _violations(n: int, *, seed: int = 0) -> gpd.GeoDataFrame:
             + pd.to_timedelta(rng.integers(0, 30 * 86400, n), unit="s"),
             "fine_vnd": rng.choice([0, 300_000, 1_500_000, -1], n),
             "group_id": rng.choice(["KL-01", "KL-02", "KL-03"], n),
+            "status": rng.choice(["fined", "warned", None], n),
+            "address": rng.choice(["số 5 <Ngõ> 12", None], n),
         },
         geometry=gpd.points_from_xy(rng.uniform(105.83, 105.84, n), rng.uniform(21.0, 21.01, n)),
         crs=4326,
@@ -75,25 +77,28 @@ def test_rows_encode_every_record_compactly():
     violations["group_name"] = violations["group_id"].map(
         {"KL-01": "Tổ dân phố số 1", "KL-02": "Tổ <b>2</b>", "KL-03": "Tổ dân phố số 3"}
     )
-    rows, cats, groups = record_rows(violations, lang="vi")
+    rows, cats, groups, statuses = record_rows(violations, lang="vi")
     assert len(rows) == 50
     codes = list(categories())
     assert [c[1] for c in cats] == [categories()[c].color for c in codes]
     assert "Tổ &lt;b&gt;2&lt;/b&gt;" in groups  # names are escaped: the popup is HTML
     for row, (_, rec) in zip(rows, violations.iterrows(), strict=True):
-        lat, lon, cat, when, fine, group = row
+        lat, lon, cat, when, fine, group, status, address = row
         assert (lat, lon) == (round(rec.geometry.y, 6), round(rec.geometry.x, 6))
         assert codes[cat] == rec["category"]
         assert when == rec["observed_at"].strftime("%d/%m/%Y %H:%M")
         assert fine == ("" if pd.isna(rec["fine_vnd"]) else format_vnd(rec["fine_vnd"], "vi"))
         assert groups[group] in ("Tổ dân phố số 1", "Tổ &lt;b&gt;2&lt;/b&gt;", "Tổ dân phố số 3")
+        expected = {"fined": "Đã xử phạt", "warned": "Nhắc nhở"}.get(rec["status"], "")
+        assert statuses[status] == expected
+        assert address == ("số 5 &lt;Ngõ&gt; 12" if isinstance(rec["address"], str) else "")
 
 
 def test_unknown_categories_and_missing_groups_still_show():
     violations = _violations(3)
     violations.loc[0, "category"] = "noise_at_night"
     violations.loc[1, "group_id"] = pd.NA
-    rows, cats, groups = record_rows(violations, lang="en")
+    rows, cats, groups, _ = record_rows(violations, lang="en")
     assert cats[rows[0][2]] == ["noise_at_night", categories()["other"].color]
     assert groups[rows[1][5]] == "Outside every group"
 
