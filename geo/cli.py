@@ -96,6 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     bi.add_argument("--valid-from", default=None, help="date the new boundaries start (today)")
     bi.add_argument("--crs", default=None, help="CRS of a file that declares none")
     bi.add_argument("--user", default=os.environ.get("USER", "cli"))
+    bi.add_argument(
+        "--accept-problems",
+        action="store_true",
+        help="import groups even when the topology report finds problems",
+    )
     bi.set_defaults(func=_boundaries_import)
     return p
 
@@ -206,22 +211,50 @@ def _boundaries_check(args: argparse.Namespace) -> int:
 
 def _boundaries_import(args: argparse.Namespace) -> int:
     from geo.boundaries import read_boundaries
-    from geo.store import open_store
+    from geo.store import Query, open_store
+    from geo.topology import topology_report
 
+    store = open_store(args.db)
     level = {"wards": "ward", "zones": "zone", "groups": "group"}[args.level]
-    frame = read_boundaries(args.file, level=level, crs=args.crs)  # type: ignore[arg-type]
-    if args.ward_id:
-        frame["ward_id"] = frame["ward_id"].fillna(args.ward_id)
+    ward_id = args.ward_id or _only_ward(store.ward_ids(), args.db)
+    wards = store.read("wards", Query(ward_id=ward_id)) if ward_id else None
+    reference = wards if wards is not None and len(wards) else None
+    frame = read_boundaries(args.file, level=level, crs=args.crs, reference=reference)  # type: ignore[arg-type]
+    if ward_id:
+        frame["ward_id"] = frame["ward_id"].fillna(ward_id)
+    if args.level == "groups":
+        # New groups are checked against the ward and the zones they will live in.
+        zones = store.read("zones", Query(ward_id=ward_id)) if ward_id else None
+        report = topology_report(frame, ward=reference, zones=zones)
+        if not report.ok:
+            print(report.summary(), file=sys.stderr)
+            for row in report.problems.itertuples():
+                print(f"- {row.kind}: {row.message}", file=sys.stderr)
+            if not args.accept_problems:
+                print(
+                    "nothing imported: fix the file, or import anyway with --accept-problems",
+                    file=sys.stderr,
+                )
+                return 1
+        frame = report.groups
     when = pd.Timestamp(args.valid_from) if args.valid_from else pd.Timestamp.now()
     if when.tzinfo is None:
         when = when.tz_localize(TIMEZONE_NAME)
-    store = open_store(args.db)
     store.replace_boundaries(args.level, frame, valid_from=when, user=args.user)
     print(
         f"{args.db}: {len(frame)} {args.level} valid from {when:%Y-%m-%d %H:%M}; "
         "the previous version is kept"
     )
     return 0
+
+
+def _only_ward(ward_ids: list[str], db: Path) -> str | None:
+    """The store's ward when it has exactly one; None when it has none."""
+    if len(ward_ids) > 1:
+        raise UrbanOrderError(
+            f"{db} holds several wards ({', '.join(ward_ids)}); say which with --ward-id."
+        )
+    return ward_ids[0] if ward_ids else None
 
 
 if __name__ == "__main__":

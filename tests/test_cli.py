@@ -90,12 +90,14 @@ def test_boundaries_import_keeps_the_previous_version(demo_store, tmp_path, caps
     db.write_bytes(demo_store.read_bytes())
     store = open_store(db)
     old = store.read("groups")
-    new = old.head(3).assign(name=["Tổ A", "Tổ B", "Tổ C"])
+    new = old.copy()
+    new.loc[:2, "name"] = ["Tổ A", "Tổ B", "Tổ C"]  # renamed groups, same shapes
     new[["group_id", "zone_id", "ward_id", "name", "geometry"]].to_file(tmp_path / "new.gpkg")
     code = main(["boundaries", "import", str(tmp_path / "new.gpkg"), "--db", str(db),
                  "--level", "groups", "--valid-from", "2025-11-01"])  # fmt: skip
     assert code == 0, capsys.readouterr()
-    assert sorted(store.read("groups")["name"]) == ["Tổ A", "Tổ B", "Tổ C"]
+    current = store.read("groups")
+    assert len(current) == 92 and {"Tổ A", "Tổ B", "Tổ C"} <= set(current["name"])
     before = store.read("groups", Query(as_of=pd.Timestamp("2025-06-01", tz=TZ)))
     assert len(before) == len(old) == 92
 
@@ -117,3 +119,22 @@ def test_online_demo_offline_fails_cleanly(tmp_path, capsys, monkeypatch):
     assert code == 2
     assert "needs the internet" in capsys.readouterr().err
     assert not (tmp_path / "x.gpkg").exists()
+
+
+def test_boundaries_import_refuses_broken_groups_unless_accepted(demo_store, tmp_path, capsys):
+    db = tmp_path / "copy.gpkg"
+    db.write_bytes(demo_store.read_bytes())
+    store = open_store(db)
+    groups = store.read("groups")
+    shifted = groups.copy()
+    shifted.loc[0, "geometry"] = groups.geometry.iloc[0].buffer(0.0005)  # overlaps neighbours
+    cols = ["group_id", "zone_id", "ward_id", "name", "geometry"]
+    shifted[cols].to_file(tmp_path / "broken.gpkg")
+    args = ["boundaries", "import", str(tmp_path / "broken.gpkg"), "--db", str(db),
+            "--level", "groups", "--valid-from", "2025-11-01"]  # fmt: skip
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "overlap" in err and "nothing imported" in err
+    assert store.read("groups")["valid_from"].max() < pd.Timestamp("2025-11-01", tz=TZ)
+    assert main([*args, "--accept-problems"]) == 0
+    assert store.read("groups")["valid_from"].min() == pd.Timestamp("2025-11-01", tz=TZ)
