@@ -8,13 +8,13 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geo.i18n import Lang, t
-from geo.summary import RateBasis, group_rates, headline
+from geo.summary import Headline, RateBasis, group_rates, headline
 from layers.assets import localize
 from layers.basemap import base_map, street_layer
 from layers.boundaries import group_choropleth, ward_outline, zones_layer
 from layers.records import category_legend, records_cluster
 from layers.style import format_number, format_vnd, format_vnd_short
-from views.common import Filters, load_boundaries, load_records
+from views.common import Filters, get_store, load_boundaries, load_records, store_location
 
 _BASES: tuple[RateBasis, ...] = ("per_1000", "per_km2", "count")
 _FORMATS = {"per_1000": "{:.1f}", "per_km2": "{:,.0f}", "count": "{:,.0f}"}
@@ -22,8 +22,6 @@ _FORMATS = {"per_1000": "{:.1f}", "per_km2": "{:,.0f}", "count": "{:,.0f}"}
 
 def render(filters: Filters) -> None:
     """Draw the page for the sidebar's ``filters``."""
-    from views.common import get_store, store_location
-
     lg = filters.lang
     store = get_store(str(store_location()))
     version = store.data_version()
@@ -32,7 +30,9 @@ def render(filters: Filters) -> None:
     records = load_records(store.location, version, "violations", filters.query())
 
     st.title(t("page.map.title", lg))
-    if ward["synthetic"].fillna(False).any() or records.get("synthetic", pd.Series()).any():
+    if ward["synthetic"].fillna(False).any():
+        st.info(t("page.map.synthetic_ward_note", lg))
+    elif records["synthetic"].fillna(False).any():
         st.info(t("page.map.synthetic_note", lg))
 
     basis = st.radio(
@@ -59,10 +59,7 @@ def render(filters: Filters) -> None:
     _worst_table(head.worst, rates, lg)
 
 
-def _kpis(head: object, lg: Lang) -> None:
-    from geo.summary import Headline
-
-    assert isinstance(head, Headline)
+def _kpis(head: Headline, lg: Lang) -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(t("page.map.kpi.records", lg), format_number(head.records, lg))
     c2.metric(t("page.map.kpi.fined", lg), format_number(head.fined, lg))

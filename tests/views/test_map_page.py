@@ -32,6 +32,7 @@ def test_map_page_shows_kpis_and_an_offline_map_of_92_groups(app):
     at = app.run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Bản đồ trật tự đô thị"
+    assert at.info[0].value.startswith("Phường mẫu")  # synthetic data is labelled so
     assert _metric(at, "Vi phạm") != "0"
     assert _metric(at, "Tổng tiền phạt").endswith(("triệu đ", "tỷ đ"))
     args = _map_args(at)
