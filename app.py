@@ -12,7 +12,9 @@ import threading
 import streamlit as st
 
 from geo.config import DEFAULT_STORE_PATH
+from geo.errors import StoreError
 from geo.i18n import t
+from geo.store import open_store
 from views import common, map_page
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -24,9 +26,18 @@ st.set_page_config(page_title="Urban order", page_icon="🗺️", layout="wide")
 def _ensure_store() -> bool:
     """Open the configured store; build the demo store on first run. False if unavailable."""
     location = common.store_location()
-    if location.exists():
-        return True
     lg = common.lang()
+    if location.exists():
+        try:
+            open_store(location)
+            return True
+        except StoreError as exc:
+            if location != DEFAULT_STORE_PATH:
+                st.error(str(exc))
+                return False
+            # The embedded demo is ours to rebuild, e.g. after a schema change.
+            log.warning("rebuilding the demo store: %s", exc)
+            location.unlink()
     if location != DEFAULT_STORE_PATH:
         st.error(t("app.store_missing", lg, location=str(location)))
         return False

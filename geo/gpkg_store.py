@@ -12,11 +12,13 @@ GeoPackage is single-writer: a writer that finds the file locked retries with ba
 from __future__ import annotations
 
 import logging
+import os
 import random
+import secrets
 import sqlite3
 import struct
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -81,7 +83,11 @@ class GeoPackageStore:
             con.execute("CREATE TABLE urban_order_meta (key TEXT PRIMARY KEY, value TEXT)")
             con.executemany(
                 "INSERT INTO urban_order_meta VALUES (?, ?)",
-                [("schema_version", str(SCHEMA_VERSION)), ("data_version", "0")],
+                [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("data_version", "0"),
+                    ("offender_salt", secrets.token_hex(32)),
+                ],
             )
             for sql in _index_sql():
                 con.execute(sql)
@@ -150,6 +156,37 @@ class GeoPackageStore:
                 "SELECT DISTINCT ward_id FROM wards WHERE valid_to IS NULL ORDER BY ward_id"
             ).fetchall()
         return [r[0] for r in rows]
+
+    def existing_keys(self, table: str, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` are already primary keys of ``table`` (asked in chunks)."""
+        key = KEYS.get(table)
+        if key is None:
+            raise StoreError(f"table {table} has no key column.")
+        wanted = list(dict.fromkeys(str(k) for k in keys))
+        found: set[str] = set()
+        with self._connection() as con:
+            for i in range(0, len(wanted), 900):  # SQLite's bound-parameter limit is 999
+                chunk = wanted[i : i + 900]
+                marks = ", ".join("?" * len(chunk))
+                rows = con.execute(
+                    f"SELECT {_quote(key)} FROM {_quote(table)} WHERE {_quote(key)} IN ({marks})",
+                    chunk,
+                ).fetchall()
+                found.update(r[0] for r in rows)
+        return found
+
+    def offender_salt(self) -> bytes:
+        """The store's secret salt for offender keys; ``URBAN_ORDER_SALT`` overrides it."""
+        override = os.environ.get("URBAN_ORDER_SALT")
+        if override:
+            return override.encode("utf-8")
+        with self._connection() as con:
+            row = con.execute(
+                "SELECT value FROM urban_order_meta WHERE key = 'offender_salt'"
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"{self.path} has no offender salt; rebuild the store.")
+        return bytes.fromhex(row[0])
 
     # -- writes -----------------------------------------------------------------------------
 

@@ -146,6 +146,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "upload_id": "string",
         "file_name": "string",
         "file_sha256": "string",
+        "kind": "string",
         "uploaded_by": "string",
         "uploaded_at": TS,
         "rows": "Int64",
@@ -158,6 +159,13 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "row_number": "Int64",
         "raw": "string",
         "reasons": "string",
+    },
+    "duplicates": {
+        "upload_id": "string",
+        "row_number": "Int64",
+        "raw": "string",
+        "duplicate_of": "string",
+        "match": "string",
     },
     "audit_log": {
         "at": TS,

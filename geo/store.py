@@ -19,7 +19,7 @@ from geo.errors import StoreError
 __all__ = ["SCHEMA_VERSION", "BoundaryLevel", "Query", "Store", "create_store", "open_store"]
 
 #: Version of the table layout; a store of another version is refused with a message.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 BoundaryLevel = Literal["wards", "zones", "groups"]
 
@@ -71,6 +71,14 @@ class Store(Protocol):
 
     def ward_ids(self) -> list[str]:
         """Ids of the wards with current boundaries."""
+        ...
+
+    def existing_keys(self, table: str, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` are already primary keys of ``table``."""
+        ...
+
+    def offender_salt(self) -> bytes:
+        """The secret salt of offender keys (households, plates), made when the store was."""
         ...
 
 

@@ -196,3 +196,19 @@ def test_geometry_blobs_round_trip(coords, kind):
         assert back is None
     else:
         assert back.equals_exact(geom, 0) or (back.is_empty and geom.is_empty)
+
+
+def test_existing_keys_are_found_in_chunks(store):
+    store.write({"violations": _violations(1200)}, user="t", action="test")
+    asked = [f"r{i}" for i in range(1000, 2500)]
+    assert store.existing_keys("violations", asked) == {f"r{i}" for i in range(1000, 1200)}
+    with pytest.raises(StoreError, match="no key"):
+        store.existing_keys("quarantine", ["x"])
+
+
+def test_offender_salt_is_secret_per_store_and_overridable(tmp_path, monkeypatch):
+    a = create_store(tmp_path / "a.gpkg").offender_salt()
+    b = create_store(tmp_path / "b.gpkg").offender_salt()
+    assert len(a) == 32 and a != b
+    monkeypatch.setenv("URBAN_ORDER_SALT", "from-the-environment")
+    assert open_store(tmp_path / "a.gpkg").offender_salt() == b"from-the-environment"
