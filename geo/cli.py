@@ -77,6 +77,29 @@ def _parser() -> argparse.ArgumentParser:
     dg.add_argument("--out", type=Path, required=True, help="GeoPackage: layers groups, zones")
     dg.set_defaults(func=_draft_groups)
 
+    im = sub.add_parser("import", help="upload records (CSV, Excel, GeoJSON, KML/KMZ, GPX, JPEG)")
+    im.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    im.add_argument("--db", type=Path, required=True, help="the store")
+    im.add_argument(
+        "--kind",
+        choices=("violations", "cleanups", "patrols", "citizen-reports"),
+        default=None,
+        help="what the rows are (default: violations; GPX tracks are patrols)",
+    )
+    im.add_argument("--crs", default=None, help="CRS of projected x/y columns, e.g. EPSG:5897")
+    im.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="COL=FIELD",
+        help="say which column holds which field (repeatable); FIELD 'ignore' skips a column",
+    )
+    im.add_argument("--user", default=os.environ.get("USER", "cli"))
+    im.add_argument("--team", default=None, help="team of patrol tracks without a team column")
+    im.add_argument("--ward-id", default=None, help="ward of the records (default: the only one)")
+    im.add_argument("--json", action="store_true", help="end with one JSON line of the counts")
+    im.set_defaults(func=_import)
+
     b = sub.add_parser("boundaries", help="check or import ward / zone / group boundaries")
     bsub = b.add_subparsers(dest="action", required=True)
     bc = bsub.add_parser("check", help="topology report of a group file")
@@ -172,6 +195,69 @@ def _draft_groups(args: argparse.Namespace) -> int:
         pyogrio.write_dataframe(out, args.out, layer=layer, driver="GPKG")
     print(f"wrote {len(groups)} groups in {len(zones)} zones to {args.out}")
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from geo.columns import parse_overrides
+    from geo.errors import MappingError
+    from geo.ingest import UploadOptions, commit_upload, prepare_upload
+    from geo.store import open_store
+
+    store = open_store(args.db)
+    options = UploadOptions(
+        kind=args.kind.replace("-", "_") if args.kind else None,
+        crs=args.crs,
+        overrides=parse_overrides(args.map),
+        user=args.user,
+        team=args.team,
+        ward_id=args.ward_id,
+    )
+    summaries = []
+    for path in args.files:
+        if not path.is_file():
+            raise UrbanOrderError(f"{path}: no such file.")
+        try:
+            prepared = prepare_upload(path.read_bytes(), name=path.name, store=store,
+                                      options=options)  # fmt: skip
+        except MappingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        summary = commit_upload(prepared, store=store)
+        summaries.append(summary)
+        _print_upload(summary, prepared.problems())
+    totals = {
+        key: sum(s[key] for s in summaries)
+        for key in ("rows", "accepted", "duplicates", "quarantined", "snapped", "outside",
+                    "flagged")
+    }  # fmt: skip
+    reasons: dict[str, int] = {}
+    for s in summaries:
+        for reason, n in s["reasons"].items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    if args.json:
+        print(json.dumps({**totals, "reasons": reasons, "files": summaries},
+                         ensure_ascii=False, default=str))  # fmt: skip
+    return 0
+
+
+def _print_upload(summary: dict[str, object], problems: pd.DataFrame) -> None:
+    print(f"{summary['file']}: {summary['rows']} rows read -> {summary['accepted']} accepted, "
+          f"{summary['duplicates']} duplicates, {summary['quarantined']} quarantined "
+          f"({summary['snapped']} snapped, {summary['outside']} outside every group, "
+          f"{summary['flagged']} flagged)")  # fmt: skip
+    if summary.get("same_file_as"):
+        print(f"  the same file was uploaded before (upload {summary['same_file_as']}): "
+              "nothing added")  # fmt: skip
+    mapping = summary.get("mapping") or {}
+    assert isinstance(mapping, dict)
+    for table, text in mapping.items():
+        print(f"  {table}: " + str(text).replace("\n", "\n  "))
+    shown = problems.head(20).to_dict("records")
+    for p in shown:
+        print(f"  row {p['row']}, column {p['column'] or '—'} [{p['severity']}] {p['reason']}: "
+              f"{p['message']}")  # fmt: skip
+    if len(problems) > len(shown):
+        print(f"  … and {len(problems) - len(shown)} more problems (see the app's Hồ sơ page)")
 
 
 def _boundaries_check(args: argparse.Namespace) -> int:

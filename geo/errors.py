@@ -29,3 +29,12 @@ class NetworkError(UrbanOrderError):
 
 class StoreError(UrbanOrderError):
     """The store is missing, of another schema version, or was asked something it cannot do."""
+
+
+class MappingError(InputError):
+    """The columns of an upload could not all be identified; choose them (``--map COL=FIELD``)."""
+
+    def __init__(self, message: str, *, mapping: object, table: str) -> None:
+        super().__init__(message)
+        self.mapping = mapping
+        self.table = table
