@@ -18,7 +18,7 @@ import secrets
 import sqlite3
 import struct
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -190,13 +190,27 @@ class GeoPackageStore:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def write(self, tables: Mapping[str, pd.DataFrame], *, user: str, action: str) -> None:
-        """Append rows to several tables in one transaction (all or nothing).
+    def write(
+        self,
+        tables: Mapping[str, pd.DataFrame],
+        *,
+        user: str,
+        action: str,
+        delete: Mapping[str, Sequence[Mapping[str, object]]] | None = None,
+    ) -> None:
+        """Append rows to several tables, and delete others, in one transaction (all or nothing).
 
         Boundary rows without ``valid_from`` get the time of the write. A row whose key already
         exists aborts the whole batch with a :class:`StoreError` naming the table and key.
+        ``delete`` maps a table to the rows to remove, each given by column values (e.g. a
+        quarantined row by ``upload_id`` and ``row_number`` once it is accepted).
         """
         now = pd.Timestamp.now(tz=TIMEZONE_NAME)
+        removals = {t: list(rows) for t, rows in (delete or {}).items()}
+        for table, rows in removals.items():
+            _columns(table)
+            for where in rows:
+                _check_columns(table, where)
         prepared = {}
         for table, frame in tables.items():
             _columns(table)
@@ -206,9 +220,55 @@ class GeoPackageStore:
             prepared[table] = conformed
 
         def run(con: sqlite3.Connection) -> None:
+            for table, rows in removals.items():
+                for where in rows:
+                    self._delete(con, table, where)
             for table, frame in prepared.items():
                 self._insert(con, table, frame)
-            self._log(con, now, user, action, prepared)
+            self._log(con, now, user, action, prepared, deleted=removals)
+
+        self._write_with_retry(run)
+
+    def update(
+        self,
+        table: str,
+        changes: Mapping[str, Mapping[str, object]],
+        *,
+        user: str,
+        action: str,
+    ) -> None:
+        """Change columns of rows given by key: ``{key value: {column: new value}}``, audited.
+
+        Geometry and keys cannot be changed this way; a key that does not exist is an error and
+        nothing is changed.
+        """
+        key = KEYS.get(table)
+        if key is None:
+            raise StoreError(f"table {table} has no key column; rows cannot be updated by key.")
+        for values in changes.values():
+            _check_columns(table, values)
+            if key in values:
+                raise StoreError(f"the key {key} of {table} cannot be changed.")
+        now = pd.Timestamp.now(tz=TIMEZONE_NAME)
+
+        def run(con: sqlite3.Connection) -> None:
+            for ident, values in changes.items():
+                cols = list(values)
+                typed = [_python_values(pd.Series([values[c]]), SCHEMAS[table][c])[0] for c in cols]
+                sets = ", ".join(f"{_quote(c)} = ?" for c in cols)
+                cur = con.execute(
+                    f"UPDATE {_quote(table)} SET {sets} WHERE {_quote(key)} = ?",
+                    [*typed, str(ident)],
+                )
+                if cur.rowcount != 1:
+                    raise StoreError(f"{table} has no row with {key} = {ident!r}; nothing changed.")
+            summary = ",".join(map(str, changes)) if len(changes) <= 50 else f"{len(changes)} rows"
+            con.execute(
+                'INSERT INTO audit_log ("at", "user", "action", "table", "ids") '
+                "VALUES (?, ?, ?, ?, ?)",
+                (_iso(pd.Series([now]))[0], user, action, table, summary),
+            )
+            self._bump(con)
 
         self._write_with_retry(run)
 
@@ -358,6 +418,20 @@ class GeoPackageStore:
             (minx, minx, miny, miny, maxx, maxx, maxy, maxy, table),
         )
 
+    def _delete(self, con: sqlite3.Connection, table: str, where: Mapping[str, object]) -> None:
+        cols = list(where)
+        typed = [_python_values(pd.Series([where[c]]), SCHEMAS[table][c])[0] for c in cols]
+        cond = " AND ".join(f"{_quote(c)} = ?" for c in cols)
+        cur = con.execute(f"DELETE FROM {_quote(table)} WHERE {cond}", typed)
+        if cur.rowcount != 1:
+            raise StoreError(f"{table} has {cur.rowcount} rows where {dict(where)}; expected 1.")
+
+    def _bump(self, con: sqlite3.Connection) -> None:
+        con.execute(
+            "UPDATE urban_order_meta SET value = CAST(value AS INTEGER) + 1 "
+            "WHERE key = 'data_version'"
+        )
+
     def _log(
         self,
         con: sqlite3.Connection,
@@ -365,8 +439,13 @@ class GeoPackageStore:
         user: str,
         action: str,
         tables: Mapping[str, pd.DataFrame],
+        *,
+        deleted: Mapping[str, Sequence[Mapping[str, object]]] | None = None,
     ) -> None:
         rows = []
+        for table, removed in (deleted or {}).items():
+            where = ";".join(",".join(f"{k}={v}" for k, v in w.items()) for w in removed)
+            rows.append((_iso(pd.Series([at]))[0], user, f"{action} (delete)", table, where))
         for table, frame in tables.items():
             key = KEYS.get(table)
             ids = frame[key].dropna().astype(str).tolist() if key else []
@@ -376,10 +455,7 @@ class GeoPackageStore:
             'INSERT INTO audit_log ("at", "user", "action", "table", "ids") VALUES (?, ?, ?, ?, ?)',
             rows,
         )
-        con.execute(
-            "UPDATE urban_order_meta SET value = CAST(value AS INTEGER) + 1 "
-            "WHERE key = 'data_version'"
-        )
+        self._bump(con)
 
     def _write_with_retry(self, run: Callable[[sqlite3.Connection], None]) -> None:
         deadline = time.monotonic() + _RETRY_SECONDS
@@ -433,6 +509,15 @@ def _columns(table: str) -> list[str]:
     if table not in SCHEMAS:
         raise StoreError(f"unknown table {table!r}; the tables are {', '.join(SCHEMAS)}.")
     return [c for c in SCHEMAS[table] if c != "geometry"]
+
+
+def _check_columns(table: str, values: Mapping[str, object]) -> None:
+    unknown = set(values) - set(_columns(table))
+    if unknown:
+        raise StoreError(
+            f"table {table} has no column(s) {', '.join(sorted(unknown))}; "
+            f"its columns are {', '.join(_columns(table))}."
+        )
 
 
 def _index_sql() -> Iterator[str]:

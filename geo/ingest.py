@@ -56,7 +56,15 @@ from geo.values import (
     parse_vnd,
 )
 
-__all__ = ["PreparedUpload", "UploadOptions", "UploadPart", "commit_upload", "prepare_upload"]
+__all__ = [
+    "PreparedUpload",
+    "UploadOptions",
+    "UploadPart",
+    "commit_upload",
+    "discard_quarantined",
+    "prepare_upload",
+    "resolve_quarantined",
+]
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +224,88 @@ def commit_upload(prepared: PreparedUpload, *, store: Store) -> dict[str, Any]:
     store.write({**tables, "uploads": upload}, user=prepared.user, action="upload")
     log.info("upload %s of %s: %s", prepared.upload_id, prepared.file_name, summary)
     return summary
+
+
+def resolve_quarantined(
+    store: Store,
+    *,
+    upload_id: str,
+    row_number: int,
+    values: Mapping[str, str | None],
+    user: str,
+    options: UploadOptions | None = None,
+) -> dict[str, Any]:
+    """Try a quarantined row again with corrected cells; accept it if it now passes.
+
+    The corrected row goes through the same checks as an upload. If it is accepted (or found
+    to duplicate a stored record) it leaves quarantine in the same transaction; otherwise
+    nothing changes and its remaining problems are returned.
+
+    Returns
+    -------
+    dict
+        ``outcome`` ("accepted", "duplicate" or "rejected"), ``problems`` (DataFrame) and,
+        when accepted, ``record_id``.
+    """
+    waiting = store.read("quarantine")
+    match = waiting[(waiting["upload_id"] == upload_id) & (waiting["row_number"] == row_number)]
+    if match.empty:
+        raise InputError(f"no quarantined row {row_number} of upload {upload_id}.")
+    raw = json.loads(match["raw"].iloc[0] or "{}")
+    name = str(raw.get("_table") or "upload")
+    opts = options or UploadOptions(user=user)
+    kind = opts.kind or _upload_kind(store, upload_id)
+    cells = {
+        str(k): (None if v is None or str(v).strip() == "" else str(v)) for k, v in values.items()
+    }
+    frame = pd.DataFrame([cells], index=pd.Index([row_number], name="row"), dtype=object)
+    table = RawTable(name=name, layer="tracks" if kind == "patrols" else "records", frame=frame)
+    ctx = _Context.load(store, opts)
+    ctx._waiting = {}  # the row itself waits in quarantine: it must not count as its own copy
+    part = _process(table, kind, upload_id, ctx, opts)
+    where = {"upload_id": upload_id, "row_number": row_number}
+    result: dict[str, Any] = {"problems": part.problems}
+    if len(part.records):
+        store.write({part.table: part.records}, user=user, action="accept corrected row",
+                    delete={"quarantine": [where]})  # fmt: skip
+        key = KEYS.get(part.table)
+        result.update(outcome="accepted", record_id=part.records[key].iloc[0] if key else None)
+    elif len(part.duplicates):
+        store.write(
+            {"duplicates": part.duplicates},
+            user=user,
+            action="corrected row is a duplicate",
+            delete={"quarantine": [where]},
+        )
+        result.update(outcome="duplicate")
+    else:
+        result.update(outcome="rejected")
+    return result
+
+
+def discard_quarantined(
+    store: Store, *, upload_id: str, row_number: int, reason: str, user: str
+) -> None:
+    """Remove a quarantined row for good; the reason and its original cells go to the audit log."""
+    if not reason or not reason.strip():
+        raise InputError("say why the row is discarded (e.g. 'test entry', 'not our ward').")
+    waiting = store.read("quarantine")
+    match = waiting[(waiting["upload_id"] == upload_id) & (waiting["row_number"] == row_number)]
+    if match.empty:
+        raise InputError(f"no quarantined row {row_number} of upload {upload_id}.")
+    store.write(
+        {},
+        user=user,
+        action=f"discard quarantined row ({reason.strip()}): {match['raw'].iloc[0]}",
+        delete={"quarantine": [{"upload_id": upload_id, "row_number": row_number}]},
+    )
+
+
+def _upload_kind(store: Store, upload_id: str) -> str:
+    uploads = store.read("uploads")
+    kinds = uploads.loc[uploads["upload_id"] == upload_id, "kind"].dropna()
+    kind = str(kinds.iloc[0]) if len(kinds) else "violations"
+    return kind if kind in TABLES else "violations"
 
 
 # -- context: what the store already holds ----------------------------------------------------

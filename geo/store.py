@@ -7,7 +7,7 @@ QGIS) is the embedded default; a PostGIS store for multi-user deployments implem
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -51,8 +51,26 @@ class Store(Protocol):
         """Rows of ``table`` matching ``query`` (a GeoDataFrame in EPSG:4326 if spatial)."""
         ...
 
-    def write(self, tables: Mapping[str, pd.DataFrame], *, user: str, action: str) -> None:
-        """Append rows to several tables in one transaction, logged in the audit log."""
+    def write(
+        self,
+        tables: Mapping[str, pd.DataFrame],
+        *,
+        user: str,
+        action: str,
+        delete: Mapping[str, Sequence[Mapping[str, object]]] | None = None,
+    ) -> None:
+        """Append (and delete) rows of several tables in one transaction, audited."""
+        ...
+
+    def update(
+        self,
+        table: str,
+        changes: Mapping[str, Mapping[str, object]],
+        *,
+        user: str,
+        action: str,
+    ) -> None:
+        """Change columns of rows given by key, audited."""
         ...
 
     def replace_boundaries(

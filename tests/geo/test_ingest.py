@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo.errors import CRSMismatchError, InputError, MappingError
-from geo.ingest import UploadOptions, commit_upload, prepare_upload
+from geo.ingest import (
+    UploadOptions,
+    commit_upload,
+    discard_quarantined,
+    prepare_upload,
+    resolve_quarantined,
+)
 from geo.store import open_store
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -200,3 +206,28 @@ def test_generated_sheets_always_add_up(store, rows):
         return
     s = prepared.summary()
     assert s["accepted"] + s["duplicates"] + s["quarantined"] == s["rows"] == filled
+
+
+def test_a_quarantined_row_can_be_corrected_or_discarded(store):
+    _, s = _upload(store, CSV)
+    upload = s["upload_id"]
+    q = store.read("quarantine").set_index("row_number")
+    bad_date = json.loads(q.loc[4, "raw"])
+    bad_date.pop("_table")
+    still = resolve_quarantined(store, upload_id=upload, row_number=4, values=bad_date, user="lan")
+    assert still["outcome"] == "rejected" and "bad_time" in set(still["problems"]["reason"])
+    assert store.count("quarantine") == 3
+    fixed = {**bad_date, "Thời gian": "28/02/2025 10:00"}
+    before = store.count("violations")
+    done = resolve_quarantined(store, upload_id=upload, row_number=4, values=fixed, user="lan")
+    assert done["outcome"] == "accepted" and store.count("violations") == before + 1
+    new = store.read("violations").set_index("record_id").loc[done["record_id"]]
+    assert new["observed_at"] == pd.Timestamp("2025-02-28 10:00", tz=TZ)
+    assert new["upload_id"] == upload
+    assert 4 not in set(store.read("quarantine")["row_number"])
+    with pytest.raises(InputError, match="say why"):
+        discard_quarantined(store, upload_id=upload, row_number=6, reason=" ", user="lan")
+    discard_quarantined(store, upload_id=upload, row_number=6, reason="test entry", user="lan")
+    assert sorted(store.read("quarantine")["row_number"]) == [8]
+    log = store.read("audit_log")["action"].iloc[-1]
+    assert "test entry" in log and "09/07/2025 11:00" in log  # the original cells are kept there

@@ -212,3 +212,30 @@ def test_offender_salt_is_secret_per_store_and_overridable(tmp_path, monkeypatch
     assert len(a) == 32 and a != b
     monkeypatch.setenv("URBAN_ORDER_SALT", "from-the-environment")
     assert open_store(tmp_path / "a.gpkg").offender_salt() == b"from-the-environment"
+
+
+def test_update_changes_columns_by_key_and_is_audited(store):
+    store.write({"violations": _violations(3)}, user="t", action="test")
+    store.update("violations", {"r1": {"status": "resolved", "fine_vnd": 400_000}},
+                 user="lan", action="edit status")  # fmt: skip
+    row = store.read("violations").set_index("record_id").loc["r1"]
+    assert (row["status"], row["fine_vnd"]) == ("resolved", 400_000)
+    assert store.read("audit_log")["action"].iloc[-1] == "edit status"
+    with pytest.raises(StoreError, match="no row"):
+        store.update("violations", {"nope": {"status": "open"}}, user="t", action="x")
+    with pytest.raises(StoreError, match="no column"):
+        store.update("violations", {"r1": {"colour": "red"}}, user="t", action="x")
+    with pytest.raises(StoreError, match="cannot be changed"):
+        store.update("violations", {"r1": {"record_id": "r9"}}, user="t", action="x")
+
+
+def test_write_can_delete_in_the_same_transaction(store):
+    q = pd.DataFrame({"upload_id": ["u1", "u1"], "row_number": [2, 3], "raw": "{}", "reasons": "x"})
+    store.write({"quarantine": q}, user="t", action="quarantine")
+    store.write({"violations": _violations(1)}, user="t", action="accept fixed row",
+                delete={"quarantine": [{"upload_id": "u1", "row_number": 2}]})  # fmt: skip
+    assert store.read("quarantine")["row_number"].tolist() == [3]
+    with pytest.raises(StoreError, match="expected 1"):  # the whole batch is refused
+        store.write({"violations": _violations(1, start=5)}, user="t", action="x",
+                    delete={"quarantine": [{"upload_id": "u1", "row_number": 2}]})  # fmt: skip
+    assert store.count("violations") == 1
