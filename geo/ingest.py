@@ -92,6 +92,7 @@ class UploadOptions:
     duplicate_m: float = 25.0
     duplicate_minutes: float = 30.0
     accuracy_cap_m: float = 30.0
+    category_aliases: Mapping[str, str] = field(default_factory=dict)  # a ward's own names
     now: pd.Timestamp | None = None
     limits: ReadLimits = field(default_factory=ReadLimits)
 
@@ -536,7 +537,9 @@ def _parse_violation(
     opts: UploadOptions,
     problems: list[RowProblem],
 ) -> None:
-    cats, probs = category_code(frame[f["category"]], column=f["category"])
+    cats, probs = category_code(
+        frame[f["category"]], column=f["category"], aliases=opts.category_aliases
+    )
     problems += probs
     out["category"] = cats
     if "fine_vnd" in f:
@@ -606,7 +609,9 @@ def _parse_report(
 ) -> None:
     now = opts.now or pd.Timestamp.now(tz=TIMEZONE_NAME)
     if "category" in f:
-        cats, probs = category_code(frame[f["category"]], column=f["category"])
+        cats, probs = category_code(
+            frame[f["category"]], column=f["category"], aliases=opts.category_aliases
+        )
         problems += probs
         out["category"] = cats
     if "severity" in f:
