@@ -138,3 +138,55 @@ def test_boundaries_import_refuses_broken_groups_unless_accepted(demo_store, tmp
     assert store.read("groups")["valid_from"].max() < pd.Timestamp("2025-11-01", tz=TZ)
     assert main([*args, "--accept-problems"]) == 0
     assert store.read("groups")["valid_from"].min() == pd.Timestamp("2025-11-01", tz=TZ)
+
+
+SHEET = (
+    "Thời gian;Vĩ độ;Kinh độ;Loại vi phạm;Số tiền phạt\n"
+    "08/07/2025 09:30;21,0065;105,8330;Lấn chiếm vỉa hè;2.000.000đ\n"
+    "08/07/2025 10:30;21,0070;105,8360;Bán hàng rong;300.000\n"
+    "31/02/2025 10:00;21,0066;105,8331;Bán hàng rong;300.000\n"
+).encode()
+BOMB = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i else "&lol;" * 10}">'
+        for i in range(1, 9)
+    )
+    + '<!ENTITY lol0 "&lol;&lol;">]><kml><Placemark><name>&lol8;</name></Placemark></kml>'
+).encode()
+
+
+def test_import_prints_the_counts_as_json_and_adds_nothing_twice(demo_store, tmp_path, capsys):
+    db = tmp_path / "copy.gpkg"
+    db.write_bytes(demo_store.read_bytes())
+    sheet = tmp_path / "doi-1.csv"
+    sheet.write_bytes(SHEET)
+    assert main(["import", "--db", str(db), str(sheet), "--json", "--user", "lan"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    first = json.loads(out[-1])
+    assert {k: first[k] for k in ("rows", "accepted", "duplicates", "quarantined")} == {
+        "rows": 3, "accepted": 2, "duplicates": 0, "quarantined": 1,
+    }  # fmt: skip
+    assert first["reasons"] == {"bad_time": 1}
+    assert first["snapped"] + first["outside"] <= 2
+    assert any("Vĩ độ → lat" in line for line in out)  # the mapping used is always shown
+    assert main(["import", "--db", str(db), str(sheet), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (again["accepted"], again["duplicates"]) == (0, 3)
+
+
+def test_hostile_and_unmappable_files_change_nothing(demo_store, tmp_path, capsys):
+    db = tmp_path / "copy.gpkg"
+    db.write_bytes(demo_store.read_bytes())
+    store = open_store(db)
+    before = {t: store.count(t) for t in ("violations", "uploads", "quarantine", "audit_log")}
+    bomb = tmp_path / "bomb.kml"
+    bomb.write_bytes(BOMB)
+    assert main(["import", "--db", str(db), str(bomb)]) == 2
+    assert "bomb.kml" in capsys.readouterr().err
+    odd = tmp_path / "odd.csv"
+    odd.write_text("A;B;C\n1;2;3\n", encoding="utf-8")
+    assert main(["import", "--db", str(db), str(odd)]) == 2
+    err = capsys.readouterr().err
+    assert "--map" in err and "Missing" in err
+    assert {t: store.count(t) for t in before} == before
