@@ -7,7 +7,7 @@ upload can account for every row: accepted, duplicate, or quarantined with all i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 import pandas as pd
@@ -39,7 +39,7 @@ class RowProblem:
 
 def problems_frame(problems: Iterable[RowProblem]) -> pd.DataFrame:
     """The problems as a table (row, column, reason, message, severity), sorted by row."""
-    rows = [asdict(p) for p in problems]
+    rows = [(p.row, p.column, p.reason, p.message, p.severity) for p in problems]
     frame = pd.DataFrame(rows, columns=["row", "column", "reason", "message", "severity"])
     return frame.sort_values(["row", "column"], na_position="first", kind="stable").reset_index(
         drop=True

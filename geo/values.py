@@ -567,10 +567,11 @@ def check_fines(
     outside = (amount > 0) & ((amount < lo.to_numpy()) | (amount > hi.to_numpy()))
     mask = outside.fillna(False).to_numpy(dtype=bool)
     rows = fines.index.to_numpy()
+    amounts = amount.to_numpy(dtype="float64", na_value=np.nan)
     made: dict[tuple[int, str], str] = {}
     out = []
     for i in np.flatnonzero(mask):
-        key = (int(amount.iloc[i]), str(cats[i]))
+        key = (int(amounts[i]), str(cats[i]))
         if key not in made:
             rule = rules[key[1]]
             made[key] = (
