@@ -15,7 +15,7 @@ from geo.config import DEFAULT_STORE_PATH
 from geo.errors import StoreError
 from geo.i18n import t
 from geo.store import open_store
-from views import common, map_page
+from views import common, map_page, records_page, upload_page
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("urban_order.app")
@@ -79,6 +79,18 @@ def main() -> None:
             icon="🗺️",
             url_path="map",
             default=True,
+        ),
+        st.Page(
+            lambda: upload_page.render(filters) if filters else None,
+            title=t("nav.upload", lg),
+            icon="📤",
+            url_path="upload",
+        ),
+        st.Page(
+            lambda: records_page.render(filters) if filters else None,
+            title=t("nav.records", lg),
+            icon="🗂️",
+            url_path="records",
         ),
     ]
     st.navigation(pages).run()

@@ -586,21 +586,28 @@ def _as_local(ts: pd.Timestamp | str) -> pd.Timestamp:
 
 def _iso(ts: pd.Series) -> list[str | None]:
     """GeoPackage DATETIME text: UTC, ``YYYY-MM-DDTHH:MM:SS.SSSZ``, which sorts like time."""
-    utc = pd.to_datetime(ts).dt.tz_convert("UTC")
-    text = utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23) + "Z"
-    return [s if isinstance(s, str) else None for s in text.where(utc.notna(), None)]
+    utc = pd.to_datetime(ts).dt.tz_convert("UTC").dt.tz_localize(None)
+    # numpy formats ISO 8601 at millisecond precision without a per-value Python call.
+    text = np.datetime_as_string(utc.to_numpy("datetime64[ms]"), unit="ms").astype(object)
+    text = text + "Z"
+    text[utc.isna().to_numpy()] = None
+    return text.tolist()
 
 
 def _python_values(values: pd.Series, dtype: str) -> list[Any]:
+    """A column as Python values for sqlite3, missing values as None (no per-value checks)."""
     if dtype.startswith("datetime64"):
         return _iso(values)
-    if dtype == "boolean":
-        return [None if v is pd.NA else int(v) for v in values.astype(object)]
-    if dtype == "Int64":
-        return [None if v is pd.NA else int(v) for v in values.astype(object)]
+    if dtype in ("boolean", "Int64"):
+        ints = pd.array(values, dtype="Int64")
+        return ints.to_numpy(dtype=object, na_value=None).tolist()
     if dtype == "float64":
-        return [None if np.isnan(v) else float(v) for v in values.to_numpy(dtype=float)]
-    return [None if v is pd.NA or v is None else str(v) for v in values.astype(object)]
+        floats = values.to_numpy(dtype=float)
+        out = floats.astype(object)
+        out[np.isnan(floats)] = None
+        return out.tolist()
+    text = pd.array(values, dtype="string")
+    return text.to_numpy(dtype=object, na_value=None).tolist()
 
 
 def _frame(table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> pd.DataFrame:

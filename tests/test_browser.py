@@ -87,3 +87,74 @@ def test_language_switch_to_english(browser, app_url):
     frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
     frame.locator("path.leaflet-interactive").first.wait_for(timeout=30_000)
     page.close()
+
+
+def _kpi(page, label: str) -> int:
+    metric = page.get_by_test_id("stMetric").filter(has_text=label).first
+    return int(metric.get_by_test_id("stMetricValue").inner_text().replace(".", ""))
+
+
+def test_an_uploaded_csv_shows_on_the_map(browser, demo_store, tmp_path):
+    db = tmp_path / "store.gpkg"
+    db.write_bytes(demo_store.read_bytes())  # this test writes: its own server, its own store
+    rows = [
+        f"{21.0050 + 0.0006 * i:.4f},{105.8320 + 0.0007 * i:.4f},15/10/2025 03:{10 + i:02d},"
+        f"{cat},{fine},số {i + 1} Phố Thử Nghiệm"
+        for i, (cat, fine) in enumerate(
+            [("Bán hàng rong", "300.000"), ("Xả rác", ""), ("Lấn chiếm vỉa hè", "2.000.000"),
+             ("Bán hàng rong", ""), ("Xả rác", "500.000")]
+        )
+    ]  # fmt: skip
+    csv_file = tmp_path / "to-5.csv"
+    csv_file.write_text(
+        "Vĩ độ,Kinh độ,Thời gian,Loại vi phạm,Số tiền phạt,Địa chỉ\n" + "\n".join(rows) + "\n",
+        encoding="utf-8",
+    )
+    server = AppServer(db, log=tmp_path / "app.log")
+    page = browser.new_page(viewport={"width": 1400, "height": 2000}, accept_downloads=True)
+    try:
+        server.wait()
+        page.goto(server.url, wait_until="domcontentloaded")
+        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+        frame.locator(".marker-cluster").first.wait_for(timeout=60_000)
+        before = _kpi(page, "Vi phạm")
+
+        page.goto(f"{server.url}/upload", wait_until="domcontentloaded")
+        page.get_by_text("Tải lên hồ sơ").first.wait_for(timeout=60_000)
+        page.locator('input[type="file"]').set_input_files(str(csv_file))
+        page.get_by_role("button", name="Xác nhận").wait_for(timeout=60_000)
+        assert _kpi(page, "Nhận") == 5 and _kpi(page, "Chờ xử lý") == 0
+        preview = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+        preview.locator(".leaflet-container").wait_for(timeout=30_000)
+        preview.locator("path.leaflet-interactive").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "upload.png"))
+        page.get_by_role("button", name="Xác nhận").click()
+        page.get_by_text("Đã lưu: 5 hồ sơ mới").wait_for(timeout=60_000)
+
+        page.goto(server.url, wait_until="domcontentloaded")
+        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+        frame.locator(".marker-cluster").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
+        after = _kpi(page, "Vi phạm")
+        page.screenshot(path=str(SCREENSHOTS / "map-after-upload.png"))
+        assert after == before + 5
+        # the clusters count every point drawn: five more than before the upload
+        numbers = frame.locator(".marker-cluster span").all_inner_texts()
+        singles = frame.locator("path.leaflet-interactive[fill-opacity='0.9']").count()
+        assert sum(int(n) for n in numbers) + singles == after
+
+        page.goto(f"{server.url}/records", wait_until="domcontentloaded")
+        page.get_by_text("Hồ sơ vi phạm").first.wait_for(timeout=60_000)
+        page.get_by_test_id("stDataFrame").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(SCREENSHOTS / "records.png"))
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name="Tải CSV").click()
+        exported = download.value.path().read_bytes().decode("utf-8-sig")
+        assert exported.count("Phố Thử Nghiệm") == 5
+        assert len(exported.strip().splitlines()) == after + 1  # the header, then every record
+    finally:
+        page.close()
+        server.stop()
