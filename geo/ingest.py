@@ -95,6 +95,8 @@ class UploadOptions:
     duplicate_minutes: float = 30.0
     accuracy_cap_m: float = 30.0
     category_aliases: Mapping[str, str] = field(default_factory=dict)  # a ward's own names
+    #: category of the draft record a photo makes (a photo carries no category); "other"
+    photo_category: str = "other"
     now: pd.Timestamp | None = None
     limits: ReadLimits = field(default_factory=ReadLimits)
 
@@ -388,6 +390,10 @@ def _process(
     table: RawTable, kind: str, upload_id: str, ctx: _Context, opts: UploadOptions
 ) -> UploadPart:
     frame = table.frame
+    problems: list[RowProblem] = list(table.problems)
+    if "_photo_sha256" in frame.columns and kind == "violations":
+        frame, drafts = _photo_drafts(frame, opts)
+        problems += drafts
     mapping = detect_columns(list(frame.columns), kind=kind, overrides=opts.overrides)  # type: ignore[arg-type]
     if not mapping.complete:
         raise MappingError(
@@ -395,7 +401,6 @@ def _process(
             mapping=mapping,
             table=table.name,
         )
-    problems: list[RowProblem] = list(table.problems)
     values, geometry = _parse(frame, mapping, kind, table, ctx, opts, problems)
     rejected = {p.row for p in problems if p.severity == "reject"}
     keep = ~frame.index.isin(list(rejected))
@@ -458,6 +463,29 @@ def _process(
     )
     _check_rows(part)
     return part
+
+
+def _photo_drafts(
+    frame: pd.DataFrame, opts: UploadOptions
+) -> tuple[pd.DataFrame, list[RowProblem]]:
+    """A photo makes a draft record at its GPS position and time, to confirm on the map."""
+    if "category" in opts.overrides.values():
+        return frame, []
+    out = frame.assign(category=opts.photo_category)
+    notes = [
+        RowProblem(
+            row=int(row),
+            column=None,
+            reason="draft_from_photo",
+            message=(
+                f"A draft record made from a photo, filed as {opts.photo_category!r}: check its "
+                "category, place and details in the Hồ sơ page."
+            ),
+            severity="flag",
+        )
+        for row in frame.index
+    ]
+    return out, notes
 
 
 def _parse(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import unicodedata
@@ -231,3 +232,26 @@ def test_a_quarantined_row_can_be_corrected_or_discarded(store):
     assert sorted(store.read("quarantine")["row_number"]) == [8]
     log = store.read("audit_log")["action"].iloc[-1]
     assert "test entry" in log and "09/07/2025 11:00" in log  # the original cells are kept there
+
+
+def test_a_photo_becomes_a_draft_record_at_its_position(store):
+    from PIL import ExifTags, Image
+
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update({
+        ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (21.0, 0.0, 21.6),
+        ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (105.0, 50.0, 0.0),
+    })  # fmt: skip
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = "2025:07:08 09:30:00"
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), "white").save(buffer, "JPEG", exif=exif)
+    photo = buffer.getvalue()
+    _, s = _upload(store, photo, name="IMG_0001.JPG")
+    assert (s["accepted"], s["flagged"]) == (1, 1) and s["reasons"] == {"draft_from_photo": 1}
+    record = store.read("violations").query("upload_id == @s['upload_id']").iloc[0]
+    assert record["photo_sha256"] == hashlib.sha256(photo).hexdigest()
+    assert record["category"] == "other" and record["status"] == "open"
+    assert abs(record.geometry.y - 21.006) < 1e-6 and abs(record.geometry.x - 105.8333333) < 1e-6
+    assert record["observed_at"] == pd.Timestamp("2025-07-08 09:30", tz=TZ)
+    _, again = _upload(store, photo, name="IMG_0001 (copy).JPG")
+    assert again["duplicates"] == 1  # the same photo twice adds nothing
