@@ -671,9 +671,10 @@ def _parse_patrol(
     team = frame[f["team"]].astype("string") if "team" in f else None
     out["team"] = team if team is not None else pd.Series(opts.team, index=frame.index,
                                                           dtype="string")  # fmt: skip
-    if "track_id" in f:
+    if "track_id" in f and f["track_id"] != "_track":
         out["track_id"] = frame[f["track_id"]].astype("string")
     elif "_track" in frame.columns:
+        # A GPX track's name ("Tuần tra sáng") recurs every day: it names a track, it is no id.
         out["_track"] = frame["_track"].astype("string")
 
 

@@ -190,3 +190,24 @@ def test_hostile_and_unmappable_files_change_nothing(demo_store, tmp_path, capsy
     err = capsys.readouterr().err
     assert "--map" in err and "Missing" in err
     assert {t: store.count(t) for t in before} == before
+
+
+GPX = """<?xml version="1.0" encoding="UTF-8"?>
+<gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1">
+<trk><name>Tuần tra sáng</name><trkseg>
+<trkpt lat="21.0060" lon="105.8330"><time>{day}T01:00:00Z</time></trkpt>
+<trkpt lat="21.0062" lon="105.8332"><time>{day}T01:00:30Z</time></trkpt>
+</trkseg></trk></gpx>"""
+
+
+def test_gpx_tracks_become_patrol_tracks_one_per_day(demo_store, tmp_path, capsys):
+    db = tmp_path / "copy.gpkg"
+    db.write_bytes(demo_store.read_bytes())
+    for day in ("2025-07-08", "2025-07-09"):
+        path = tmp_path / f"{day}.gpx"
+        path.write_text(GPX.format(day=day), encoding="utf-8")
+        assert main(["import", "--db", str(db), str(path), "--team", "Đội 3", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out.splitlines()[-1])["accepted"] == 2
+    points = open_store(db).read("patrol_points")
+    mine = points[points["team"] == "Đội 3"]
+    assert len(mine) == 4 and mine["track_id"].nunique() == 2  # same name, two patrols
