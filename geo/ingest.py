@@ -395,6 +395,8 @@ def _process(
         frame, drafts = _photo_drafts(frame, opts)
         problems += drafts
     mapping = detect_columns(list(frame.columns), kind=kind, overrides=opts.overrides)  # type: ignore[arg-type]
+    if not mapping.complete and kind in ("violations", "citizen_reports"):
+        mapping = _category_from_labels(frame, mapping, kind, opts)
     if not mapping.complete:
         raise MappingError(
             f"{table.name}: some columns could not be identified.\n{mapping.describe('en')}",
@@ -463,6 +465,36 @@ def _process(
     )
     _check_rows(part)
     return part
+
+
+#: Columns of map files (KML folders, GPX waypoint types and names) that often hold the category.
+_LABEL_COLUMNS = ("_folder", "type", "name", "desc")
+
+
+def _category_from_labels(
+    frame: pd.DataFrame, mapping: ColumnMapping, kind: str, opts: UploadOptions
+) -> ColumnMapping:
+    """For map files, take the category from a label column when it reads as one.
+
+    Google Earth users file placemarks in folders named after the category, and phone GPX apps
+    put it in the waypoint's type or name. A column counts when at least 80 % of its filled
+    cells name a category; otherwise the mapping stays unsure and the user is asked.
+    """
+    if "category" not in mapping.missing and "category" not in mapping.unsure:
+        return mapping
+    if "_lon" not in frame.columns:
+        return mapping
+    for column in _LABEL_COLUMNS:
+        if column not in frame.columns or column in mapping.fields.values():
+            continue
+        cells = frame[column].dropna()
+        if cells.empty:
+            continue
+        codes, _ = category_code(cells, column=column, aliases=opts.category_aliases)
+        if codes.notna().mean() >= 0.8:
+            overrides = {**opts.overrides, column: "category"}
+            return detect_columns(list(frame.columns), kind=kind, overrides=overrides)  # type: ignore[arg-type]
+    return mapping
 
 
 def _photo_drafts(

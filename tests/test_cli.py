@@ -211,3 +211,27 @@ def test_gpx_tracks_become_patrol_tracks_one_per_day(demo_store, tmp_path, capsy
     points = open_store(db).read("patrol_points")
     mine = points[points["team"] == "Đội 3"]
     assert len(mine) == 4 and mine["track_id"].nunique() == 2  # same name, two patrols
+
+
+def test_kml_folders_named_after_categories_give_the_category(demo_store, tmp_path, capsys):
+    db = tmp_path / "copy.gpkg"
+    db.write_bytes(demo_store.read_bytes())
+    placemark = (
+        "<Placemark><name>{name}</name><TimeStamp><when>{when}</when></TimeStamp>"
+        "<Point><coordinates>{lon},21.0060,0</coordinates></Point></Placemark>"
+    )
+    kml = (
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
+        "<Document><Folder><name>Lấn chiếm vỉa hè</name>"
+        + placemark.format(name="Quán nước", when="2025-07-08T09:30:00+07:00", lon="105.8330")
+        + "</Folder><Folder><name>Hàng rong</name>"
+        + placemark.format(name="Xe hoa quả", when="2025-07-08T11:30:00+07:00", lon="105.8350")
+        + "</Folder></Document></kml>"
+    )
+    path = tmp_path / "google-earth.kml"
+    path.write_text(kml, encoding="utf-8")
+    assert main(["import", "--db", str(db), str(path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["accepted"] == 2
+    new = open_store(db).read("violations").query("upload_id == @summary['files'][0]['upload_id']")
+    assert sorted(new["category"]) == ["sidewalk_encroachment", "street_vending"]
