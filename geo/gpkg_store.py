@@ -599,14 +599,14 @@ def _python_values(values: pd.Series, dtype: str) -> list[Any]:
     if dtype.startswith("datetime64"):
         return _iso(values)
     if dtype in ("boolean", "Int64"):
-        ints = pd.array(values, dtype="Int64")
+        ints = values.astype("Int64")
         return ints.to_numpy(dtype=object, na_value=None).tolist()
     if dtype == "float64":
         floats = values.to_numpy(dtype=float)
         out = floats.astype(object)
         out[np.isnan(floats)] = None
         return out.tolist()
-    text = pd.array(values, dtype="string")
+    text = values.astype("string")
     return text.to_numpy(dtype=object, na_value=None).tolist()
 
 
