@@ -599,15 +599,15 @@ def _python_values(values: pd.Series, dtype: str) -> list[Any]:
     if dtype.startswith("datetime64"):
         return _iso(values)
     if dtype in ("boolean", "Int64"):
-        ints = values.astype("Int64")
-        return ints.to_numpy(dtype=object, na_value=None).tolist()
+        ints = values.astype("Int64").astype(object)
+        return ints.where(ints.notna(), None).tolist()
     if dtype == "float64":
         floats = values.to_numpy(dtype=float)
         out = floats.astype(object)
         out[np.isnan(floats)] = None
         return out.tolist()
-    text = values.astype("string")
-    return text.to_numpy(dtype=object, na_value=None).tolist()
+    text = values.astype("string").astype(object)
+    return text.where(text.notna(), None).tolist()
 
 
 def _frame(table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> pd.DataFrame:
