@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -165,7 +164,9 @@ def _app(args: argparse.Namespace) -> int:
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     print(f"urban-order: open http://{args.address}:{args.port} in a browser", file=sys.stderr)
-    return subprocess.call(cmd, cwd=PROJECT_ROOT, env=env)
+    # Become the server (no child left behind when this process is stopped).
+    os.chdir(PROJECT_ROOT)
+    os.execve(sys.executable, cmd, env)
 
 
 def _draft_groups(args: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ import pandas as pd
 
 from geo.config import DATA_DIR
 from geo.errors import InputError
+from geo.i18n import LANGUAGES, t
 from geo.model import VIOLATION_STATUSES, categories
 from geo.problems import RowProblem
 from geo.values import problems_where
@@ -661,6 +662,10 @@ def _category_table() -> dict[str, str]:
 @cache
 def _status_table() -> dict[str, str]:
     table = {code: code for code in VIOLATION_STATUSES}
+    # The app's own labels (in both languages), so that an export uploads back unchanged.
+    for code in VIOLATION_STATUSES:
+        for lang in LANGUAGES:
+            table[normalise(t(f"status.{code}", lang))] = code
     table.update(_alias_file("status_aliases.csv", "status", VIOLATION_STATUSES))
     return table
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -25,6 +27,8 @@ from geo.store import Query, Store, open_store
 log = logging.getLogger(__name__)
 
 DB_ENV = "URBAN_ORDER_DB"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -124,12 +128,14 @@ def sidebar(store: Store) -> Filters | None:
             key=f"period-{ward_id}",
         )
         start, end = _date_range(picked, first, last)
-        codes = st.multiselect(
+        st.session_state.setdefault("categories-kept", list(CATEGORIES))
+        codes = translated(
+            st.multiselect,
             t("sidebar.categories", lg),
             CATEGORIES,
-            default=list(CATEGORIES),
+            name="categories",
+            lang=lg,
             format_func=lambda c: category_label(c, lg),
-            key="categories",
         )
         online = st.toggle(
             t("sidebar.online_tiles", lg),
@@ -165,3 +171,39 @@ def _date_range(picked: object, first: date, last: date) -> tuple[date, date]:
     if isinstance(picked, date):
         return picked, picked
     return first, last
+
+
+def translated(
+    widget: Callable[..., T],
+    label: str,
+    options: Sequence[Any],
+    *,
+    name: str,
+    lang: Lang,
+    **kw: Any,
+) -> T:
+    """A choice widget whose option labels are in ``lang``, keeping its value across languages.
+
+    The browser keeps showing the old labels of a keyed widget whose labels change (a radio even
+    loses its mark), so each language gets its own key, seeded with the value chosen before.
+    """
+    key, kept = f"{name}-{lang}", st.session_state.get(f"{name}-kept")
+    chosen = kept if isinstance(kept, list) else [kept]
+    if key not in st.session_state and kept is not None and all(v in options for v in chosen):
+        st.session_state[key] = kept
+    value = widget(label, options, key=key, **kw)
+    st.session_state[f"{name}-kept"] = value
+    return value
+
+
+def user_input(container: Any, lg: Lang, *, key: str) -> str:
+    """The name of the person working, kept for the session (it goes to the audit log)."""
+    name = container.text_input(
+        t("page.upload.user", lg),
+        value=st.session_state.get("user", ""),
+        key=key,
+        help=t("page.upload.user_help", lg),
+    ).strip()
+    if name:
+        st.session_state["user"] = name
+    return name or "app"

@@ -14,7 +14,14 @@ from layers.basemap import base_map, street_layer
 from layers.boundaries import group_choropleth, ward_outline, zones_layer
 from layers.records import category_legend, records_cluster
 from layers.style import format_number, format_vnd, format_vnd_short
-from views.common import Filters, get_store, load_boundaries, load_records, store_location
+from views.common import (
+    Filters,
+    get_store,
+    load_boundaries,
+    load_records,
+    store_location,
+    translated,
+)
 
 _BASES: tuple[RateBasis, ...] = ("per_1000", "per_km2", "count")
 _FORMATS = {"per_1000": "{:.1f}", "per_km2": "{:,.0f}", "count": "{:,.0f}"}
@@ -35,12 +42,14 @@ def render(filters: Filters) -> None:
     elif records["synthetic"].fillna(False).any():
         st.info(t("page.map.synthetic_note", lg))
 
-    basis = st.radio(
+    basis = translated(
+        st.radio,
         t("page.map.basis", lg),
         _BASES,
+        name="basis",
+        lang=lg,
         format_func=lambda b: t(f"page.map.basis.{b}", lg),
         horizontal=True,
-        key="basis",
     )
     rates = group_rates(records, groups, months=filters.months)
     rates["zone_name"] = rates["zone_id"].map(zones.set_index("zone_id")["name"])

@@ -49,12 +49,12 @@ def test_map_page_shows_kpis_and_an_offline_map_of_92_groups(app):
 def test_filters_and_language_change_what_is_shown(app):
     at = app.run()
     everything = int(_metric(at, "Vi phạm").replace(".", ""))
-    at.multiselect(key="categories").set_value(["street_vending"]).run()
+    at.multiselect(key="categories-vi").set_value(["street_vending"]).run()
     vending = int(_metric(at, "Vi phạm").replace(".", ""))
     assert 0 < vending < everything
     at.radio(key="lang").set_value("en").run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Urban-order map"
     assert int(_metric(at, "Violations").replace(",", "")) == vending
-    at.radio(key="basis").set_value("per_km2").run()
+    at.radio(key="basis-en").set_value("per_km2").run()
     assert "Violations per km\\u00b2 per month" in _map_args(at)["script"]  # JSON-escaped
