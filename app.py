@@ -76,20 +76,17 @@ def main() -> None:
         st.Page(
             lambda: map_page.render(filters) if filters else None,
             title=t("nav.map", lg),
-            icon="🗺️",
             url_path="map",
             default=True,
         ),
         st.Page(
             lambda: upload_page.render(filters) if filters else None,
             title=t("nav.upload", lg),
-            icon="📤",
             url_path="upload",
         ),
         st.Page(
             lambda: records_page.render(filters) if filters else None,
             title=t("nav.records", lg),
-            icon="🗂️",
             url_path="records",
         ),
     ]

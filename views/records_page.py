@@ -104,7 +104,8 @@ def filter_records(
         keep &= records["status"].isin(list(statuses)).fillna(False)
     if group_ids:
         keep &= records["group_id"].isin(list(group_ids)).fillna(False)
-    return records[keep.astype(bool)].sort_values("observed_at", kind="stable")
+    # Newest first: the team reads what happened lately.
+    return records[keep.astype(bool)].sort_values("observed_at", ascending=False, kind="stable")
 
 
 def with_names(
