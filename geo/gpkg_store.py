@@ -46,6 +46,8 @@ _BOUNDARY_TABLES = ("wards", "zones", "groups")
 _RETRY_SECONDS = 60.0
 #: Batches at least this large skip the per-row triggers (see ``_bulk_insert``).
 _BULK_ROWS = 500
+#: Batches at least this large rebuild the table's secondary indexes instead of updating them.
+_REINDEX_ROWS = 50_000
 
 T = TypeVar("T")
 
@@ -158,22 +160,21 @@ class GeoPackageStore:
         return [r[0] for r in rows]
 
     def existing_keys(self, table: str, keys: Iterable[str]) -> set[str]:
-        """Which of ``keys`` are already primary keys of ``table`` (asked in chunks)."""
+        """Which of ``keys`` are already primary keys of ``table`` (one join on a temp table)."""
         key = KEYS.get(table)
         if key is None:
             raise StoreError(f"table {table} has no key column.")
         wanted = list(dict.fromkeys(str(k) for k in keys))
-        found: set[str] = set()
+        if not wanted:
+            return set()
         with self._connection() as con:
-            for i in range(0, len(wanted), 900):  # SQLite's bound-parameter limit is 999
-                chunk = wanted[i : i + 900]
-                marks = ", ".join("?" * len(chunk))
-                rows = con.execute(
-                    f"SELECT {_quote(key)} FROM {_quote(table)} WHERE {_quote(key)} IN ({marks})",
-                    chunk,
-                ).fetchall()
-                found.update(r[0] for r in rows)
-        return found
+            con.execute("CREATE TEMP TABLE asked (k TEXT PRIMARY KEY) WITHOUT ROWID")
+            con.executemany("INSERT OR IGNORE INTO temp.asked VALUES (?)", ((k,) for k in wanted))
+            rows = con.execute(
+                f"SELECT t.{_quote(key)} FROM {_quote(table)} AS t "
+                f"JOIN temp.asked AS a ON a.k = t.{_quote(key)}"
+            ).fetchall()
+        return {r[0] for r in rows}
 
     def offender_salt(self) -> bytes:
         """The store's secret salt for offender keys; ``URBAN_ORDER_SALT`` overrides it."""
@@ -375,8 +376,21 @@ class GeoPackageStore:
         ).fetchall()
         for name, _ in triggers:
             con.execute(f"DROP TRIGGER {_quote(name)}")
+        # Past a size, building the secondary indexes afresh (a sort) beats updating them row by
+        # row; a unique index that cannot be rebuilt means a repeated key and aborts the batch.
+        indexes = []
+        if len(values[0]) >= _REINDEX_ROWS:
+            indexes = con.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                "AND name LIKE 'ix_%'",
+                (table,),
+            ).fetchall()
+            for name, _ in indexes:
+                con.execute(f"DROP INDEX {_quote(name)}")
         (before,) = con.execute(f"SELECT coalesce(max(fid), 0) FROM {_quote(table)}").fetchone()
         con.executemany(sql, zip(*values, strict=True))
+        for _, index_sql in indexes:
+            con.execute(index_sql)
         (after,) = con.execute(f"SELECT coalesce(max(fid), 0) FROM {_quote(table)}").fetchone()
         n = len(values[0])
         if after - before != n:

@@ -149,7 +149,7 @@ class PreparedUpload:
         reasons = Counter[str]()
         flagged_rows = 0
         for p in self.parts:
-            reasons.update(p.problems["reason"])
+            reasons.update({str(k): int(v) for k, v in p.problems["reason"].value_counts().items()})
             flags = p.problems[p.problems["severity"] == "flag"]
             flagged_rows += flags.loc[flags["row"].isin(p.accepted_rows), "row"].nunique()
         return {

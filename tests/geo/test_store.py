@@ -239,3 +239,18 @@ def test_write_can_delete_in_the_same_transaction(store):
         store.write({"violations": _violations(1, start=5)}, user="t", action="x",
                     delete={"quarantine": [{"upload_id": "u1", "row_number": 2}]})  # fmt: skip
     assert store.count("violations") == 1
+
+
+def test_big_batches_rebuild_indexes_and_still_refuse_repeated_keys(store, monkeypatch):
+    import geo.gpkg_store as gs
+
+    monkeypatch.setattr(gs, "_REINDEX_ROWS", 600)
+    store.write({"violations": _violations(700)}, user="t", action="big")
+    repeated = _violations(700, start=650)  # 50 ids already stored
+    with pytest.raises(StoreError, match="record_id"):
+        store.write({"violations": repeated}, user="t", action="big again")
+    assert store.count("violations") == 700
+    con = sqlite3.connect(store.path)
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"ix_violations_key", "ix_violations_time", "ix_violations_group_id"} <= names
+    assert store.read("violations", Query(group_ids=("g1",))).shape[0] > 0
