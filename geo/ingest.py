@@ -588,7 +588,9 @@ def _parse(
         problems += probs + parse_accuracy_flags(acc, cap_m=opts.accuracy_cap_m,
                                                  column=f["gps_accuracy_m"])  # fmt: skip
         out["gps_accuracy_m"] = acc
-    _KIND_PARSERS[kind](frame, f, out, ctx, opts, problems)
+    if kind in _KIND_PARSERS:
+        _KIND_PARSERS[kind](frame, f, out, ctx, opts, problems)
+    _parse_optional(frame, f, out, kind, opts, problems)
     return out, geometry
 
 
@@ -611,11 +613,6 @@ def _parse_violation(
     else:
         fines = pd.Series(pd.NA, index=frame.index, dtype="Int64")
     out["fine_vnd"] = fines
-    if "items_removed" in f:
-        items, probs = parse_number(frame[f["items_removed"]], column=f["items_removed"],
-                                    minimum=0, integer=True)  # fmt: skip
-        problems += probs
-        out["items_removed"] = items
     if "status" in f:
         status, probs = status_code(frame[f["status"]], column=f["status"])
         problems += probs
@@ -632,62 +629,68 @@ def _parse_violation(
     else:
         basis = basis.where(fined)
     out["legal_basis"] = basis
-    for name in ("address", "photo_sha256", "record_id"):
-        if name in f:
-            out[name] = frame[f[name]].astype("string")
     if "offender" in f:
         out["offender_key"] = _offender_keys(frame[f["offender"]], ctx.salt)
 
 
-def _parse_cleanup(
+@dataclass(frozen=True)
+class _Fields:
+    """The optional fields of one kind of record, by how they are parsed."""
+
+    times: tuple[str, ...] = ()
+    numbers: tuple[tuple[str, float | None, float | None, bool], ...] = ()  # name, min, max, int
+    texts: tuple[str, ...] = ()
+    categorised: bool = False
+
+
+_OPTIONAL: dict[str, _Fields] = {
+    "violations": _Fields(
+        numbers=(("items_removed", 0, None, True),), texts=("address", "photo_sha256", "record_id")
+    ),
+    "cleanups": _Fields(
+        times=("ended_at",),
+        numbers=(("participants", 0, None, True), ("waste_kg", 0, None, False)),
+        texts=("notes", "cleanup_id"),
+    ),
+    "citizen_reports": _Fields(
+        times=("accepted_at", "resolved_at"),
+        numbers=(("severity", 1, 3, True),),
+        texts=("status", "report_id"),
+        categorised=True,
+    ),
+    "patrols": _Fields(),
+}
+
+
+def _parse_optional(
     frame: pd.DataFrame,
     f: Mapping[str, str],
     out: pd.DataFrame,
-    ctx: _Context,
+    kind: str,
     opts: UploadOptions,
     problems: list[RowProblem],
 ) -> None:
-    if "ended_at" in f:
-        now = opts.now or pd.Timestamp.now(tz=TIMEZONE_NAME)
-        ended, probs = parse_timestamps(frame[f["ended_at"]], column=f["ended_at"], now=now)
-        problems += probs
-        out["ended_at"] = ended
-    for name, integer in (("participants", True), ("waste_kg", False)):
-        if name in f:
-            values, probs = parse_number(frame[f[name]], column=f[name], minimum=0, integer=integer)
-            problems += probs
-            out[name] = values
-    for name in ("notes", "cleanup_id"):
-        if name in f:
-            out[name] = frame[f[name]].astype("string")
-
-
-def _parse_report(
-    frame: pd.DataFrame,
-    f: Mapping[str, str],
-    out: pd.DataFrame,
-    ctx: _Context,
-    opts: UploadOptions,
-    problems: list[RowProblem],
-) -> None:
+    """Parse the optional fields of ``kind`` that the mapping found."""
+    spec = _OPTIONAL[kind]
     now = opts.now or pd.Timestamp.now(tz=TIMEZONE_NAME)
-    if "category" in f:
+    if spec.categorised and "category" in f:
         cats, probs = category_code(
             frame[f["category"]], column=f["category"], aliases=opts.category_aliases
         )
         problems += probs
         out["category"] = cats
-    if "severity" in f:
-        sev, probs = parse_number(frame[f["severity"]], column=f["severity"], minimum=1,
-                                  maximum=3, integer=True)  # fmt: skip
-        problems += probs
-        out["severity"] = sev
-    for name in ("accepted_at", "resolved_at"):
+    for name in spec.times:
         if name in f:
             stamps, probs = parse_timestamps(frame[f[name]], column=f[name], now=now)
             problems += probs
             out[name] = stamps
-    for name in ("status", "report_id"):
+    for name, low, high, integer in spec.numbers:
+        if name in f:
+            values, probs = parse_number(frame[f[name]], column=f[name], minimum=low,
+                                         maximum=high, integer=integer)  # fmt: skip
+            problems += probs
+            out[name] = values
+    for name in spec.texts:
         if name in f:
             out[name] = frame[f[name]].astype("string")
 
@@ -710,12 +713,7 @@ def _parse_patrol(
         out["_track"] = frame["_track"].astype("string")
 
 
-_KIND_PARSERS = {
-    "violations": _parse_violation,
-    "cleanups": _parse_cleanup,
-    "citizen_reports": _parse_report,
-    "patrols": _parse_patrol,
-}
+_KIND_PARSERS = {"violations": _parse_violation, "patrols": _parse_patrol}
 
 
 def _legal_basis(category: object) -> str | None:

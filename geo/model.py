@@ -120,6 +120,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "status": "string",
         "accepted_at": TS,
         "resolved_at": TS,
+        "upload_id": "string",
         "synthetic": "boolean",
         "geometry": "geometry",
     },

@@ -255,3 +255,25 @@ def test_a_photo_becomes_a_draft_record_at_its_position(store):
     assert record["observed_at"] == pd.Timestamp("2025-07-08 09:30", tz=TZ)
     _, again = _upload(store, photo, name="IMG_0001 (copy).JPG")
     assert again["duplicates"] == 1  # the same photo twice adds nothing
+
+
+def test_cleanups_and_citizen_reports_upload_to_their_tables(store):
+    cleanups = (
+        "Bắt đầu;Kết thúc;Số người;Khối lượng rác (kg);Vĩ độ;Kinh độ\n"
+        "06/07/2025 07:00;06/07/2025 09:30;45;320,5;21.0062;105.8335\n"
+        "13/07/2025 07:00;13/07/2025 09:00;-3;120;21.0062;105.8335\n"
+    ).encode()
+    _, s = _upload(store, cleanups, name="don-ve-sinh.csv", kind="cleanups")
+    assert (s["accepted"], s["quarantined"]) == (1, 1)  # a negative head count is refused
+    row = store.read("cleanups").query("upload_id == @s['upload_id']").iloc[0]
+    assert (row["participants"], row["waste_kg"]) == (45, 320.5)
+    assert row["ended_at"] == pd.Timestamp("2025-07-06 09:30", tz=TZ) and pd.notna(row["group_id"])
+    reports = (
+        "Ngày nhận;Loại phản ánh;Mức độ;Vĩ độ;Kinh độ\n"
+        "08/07/2025 20:15;Lấn chiếm vỉa hè;2;21.0066;105.8331\n"
+        "09/07/2025 08:00;Xả rác;5;21.0066;105.8331\n"
+    ).encode()
+    _, s = _upload(store, reports, name="ihanoi.csv", kind="citizen_reports")
+    assert (s["accepted"], s["quarantined"]) == (1, 1)  # severity runs from 1 to 3
+    report = store.read("citizen_reports").query("upload_id == @s['upload_id']").iloc[0]
+    assert (report["category"], report["severity"]) == ("sidewalk_encroachment", 2)
