@@ -284,10 +284,15 @@ def _legend_items(
     values: pd.Series, bins: np.ndarray, colors: list[str], *, lang: Lang, fmt: str
 ) -> list[LegendItem]:
     items: list[LegendItem] = []
-    lowest = float(np.nanmin(values)) if len(bins) else 0.0
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     for i, (upper, color) in enumerate(zip(bins, colors, strict=True)):
-        lower = lowest if i == 0 else float(bins[i - 1])
-        a, b = format_number(lower, lang, fmt=fmt), format_number(float(upper), lang, fmt=fmt)
+        # Show the values the class really holds: a class (0, 1] of counts is "1", not "0 – 1".
+        inside = x <= upper if i == 0 else (x > bins[i - 1]) & (x <= upper)
+        members = x[inside & ~np.isnan(x)]
+        if not len(members):
+            continue  # an empty class would only confuse the reader
+        low, high = members.min(), members.max()
+        a, b = format_number(float(low), lang, fmt=fmt), format_number(float(high), lang, fmt=fmt)
         items.append((color, a if a == b else f"{a} – {b}", "box"))
     if values.isna().any():
         items.append((NO_DATA_COLOR, t("map.legend.no_data", lang), "hatch"))
