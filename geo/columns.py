@@ -48,6 +48,7 @@ from geo.values import problems_where
 __all__ = [
     "FIELDS",
     "REQUIRED",
+    "TABLES",
     "TIME_FIELDS",
     "ColumnMapping",
     "Kind",
@@ -92,6 +93,14 @@ TIME_FIELDS: dict[str, str] = {
     "cleanups": "started_at",
     "patrols": "t",
     "citizen_reports": "received_at",
+}
+
+#: The store table each kind of upload fills.
+TABLES: dict[str, str] = {
+    "violations": "violations",
+    "cleanups": "cleanups",
+    "patrols": "patrol_points",
+    "citizen_reports": "citizen_reports",
 }
 
 #: Required besides a position (lat + lon, or geolocation) and the main timestamp.

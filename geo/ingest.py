@@ -16,7 +16,6 @@ record already stored or of an earlier row of the same upload.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
 import uuid
@@ -26,35 +25,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
+from geo._ingest_dedupe import deduplicate, identify
+from geo._ingest_parse import category_from_labels, parse_fields, photo_drafts
 from geo.assign import assign_to_groups
 from geo.columns import (
-    TIME_FIELDS,
+    TABLES,
     ColumnMapping,
     Kind,
-    category_code,
     detect_columns,
-    status_code,
 )
 from geo.config import SNAP_TOLERANCE_M, STORAGE_CRS, TIMEZONE_NAME
-from geo.crs import metric_crs
 from geo.errors import InputError, MappingError
-from geo.model import KEYS, conform, fine_schedule
+from geo.model import KEYS, conform
 from geo.problems import RowProblem, problems_frame
 from geo.readers import RawTable, ReadLimits, read_upload
 from geo.store import Query, Store
-from geo.values import (
-    check_fines,
-    combine_date_time,
-    parse_accuracy_flags,
-    parse_coordinates,
-    parse_geolocation,
-    parse_number,
-    parse_timestamps,
-    parse_vnd,
-)
 
 __all__ = [
     "PreparedUpload",
@@ -67,17 +54,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: The store table each kind of upload fills.
-TABLES: dict[str, str] = {
-    "violations": "violations",
-    "cleanups": "cleanups",
-    "patrols": "patrol_points",
-    "citizen_reports": "citizen_reports",
-}
-#: Keys of the content hashes behind derived record ids (16 bytes each; never change them:
-#: the same record must get the same id in every upload, in every version).
-_ID_KEYS = ("urban-order-id-1", "urban-order-id-2")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -392,26 +368,26 @@ def _process(
     frame = table.frame
     problems: list[RowProblem] = list(table.problems)
     if "_photo_sha256" in frame.columns and kind == "violations":
-        frame, drafts = _photo_drafts(frame, opts)
+        frame, drafts = photo_drafts(frame, opts)
         problems += drafts
     mapping = detect_columns(list(frame.columns), kind=kind, overrides=opts.overrides)  # type: ignore[arg-type]
     if not mapping.complete and kind in ("violations", "citizen_reports"):
-        mapping = _category_from_labels(frame, mapping, kind, opts)
+        mapping = category_from_labels(frame, mapping, kind, opts)
     if not mapping.complete:
         raise MappingError(
             f"{table.name}: some columns could not be identified.\n{mapping.describe('en')}",
             mapping=mapping,
             table=table.name,
         )
-    values, geometry = _parse(frame, mapping, kind, table, ctx, opts, problems)
+    values, geometry = parse_fields(frame, mapping, kind, table, ctx, opts, problems)
     rejected = {p.row for p in problems if p.severity == "reject"}
     keep = ~frame.index.isin(list(rejected))
     values = values[keep]
     geometry = geometry[keep]
     records = gpd.GeoDataFrame(values, geometry=geometry.values, crs=STORAGE_CRS)
     records.index = frame.index[keep]
-    records = _identify(records, kind, ctx)
-    records, duplicates = _deduplicate(records, kind, ctx, opts)
+    records = identify(records, kind, ctx)
+    records, duplicates = deduplicate(records, kind, ctx, opts)
     if kind != "patrols" and len(records):
         records = _assign(records, kind, ctx, opts)
     records = records.assign(upload_id=upload_id)
@@ -465,444 +441,6 @@ def _process(
     )
     _check_rows(part)
     return part
-
-
-#: Columns of map files (KML folders, GPX waypoint types and names) that often hold the category.
-_LABEL_COLUMNS = ("_folder", "type", "name", "desc")
-
-
-def _category_from_labels(
-    frame: pd.DataFrame, mapping: ColumnMapping, kind: str, opts: UploadOptions
-) -> ColumnMapping:
-    """For map files, take the category from a label column when it reads as one.
-
-    Google Earth users file placemarks in folders named after the category, and phone GPX apps
-    put it in the waypoint's type or name. A column counts when at least 80 % of its filled
-    cells name a category; otherwise the mapping stays unsure and the user is asked.
-    """
-    if "category" not in mapping.missing and "category" not in mapping.unsure:
-        return mapping
-    if "_lon" not in frame.columns:
-        return mapping
-    for column in _LABEL_COLUMNS:
-        if column not in frame.columns or column in mapping.fields.values():
-            continue
-        cells = frame[column].dropna()
-        if cells.empty:
-            continue
-        codes, _ = category_code(cells, column=column, aliases=opts.category_aliases)
-        if codes.notna().mean() >= 0.8:
-            overrides = {**opts.overrides, column: "category"}
-            return detect_columns(list(frame.columns), kind=kind, overrides=overrides)  # type: ignore[arg-type]
-    return mapping
-
-
-def _photo_drafts(
-    frame: pd.DataFrame, opts: UploadOptions
-) -> tuple[pd.DataFrame, list[RowProblem]]:
-    """A photo makes a draft record at its GPS position and time, to confirm on the map."""
-    if "category" in opts.overrides.values():
-        return frame, []
-    out = frame.assign(category=opts.photo_category)
-    notes = [
-        RowProblem(
-            row=int(row),
-            column=None,
-            reason="draft_from_photo",
-            message=(
-                f"A draft record made from a photo, filed as {opts.photo_category!r}: check its "
-                "category, place and details in the Hồ sơ page."
-            ),
-            severity="flag",
-        )
-        for row in frame.index
-    ]
-    return out, notes
-
-
-def _parse(
-    frame: pd.DataFrame,
-    mapping: ColumnMapping,
-    kind: str,
-    table: RawTable,
-    ctx: _Context,
-    opts: UploadOptions,
-    problems: list[RowProblem],
-) -> tuple[pd.DataFrame, gpd.GeoSeries]:
-    """Typed values of every mapped field (rows with problems included, for now)."""
-    f = mapping.fields
-    now = opts.now or pd.Timestamp.now(tz=TIMEZONE_NAME)
-    out = pd.DataFrame(index=frame.index)
-
-    def col(name: str) -> pd.Series:
-        return frame[f[name]] if name in f else pd.Series(None, index=frame.index, dtype=object)
-
-    # position
-    lat_col: str | None
-    lon_col: str | None
-    if "geolocation" in f:
-        split = parse_geolocation(frame[f["geolocation"]])
-        lat_text, lon_text = split["lat"], split["lon"]
-        lat_col = lon_col = f["geolocation"]
-    else:
-        lat_text, lon_text = col("lat"), col("lon")
-        lat_col, lon_col = f.get("lat"), f.get("lon")
-    ward = ctx.wards if len(ctx.wards) else None
-    geometry, probs = parse_coordinates(
-        lat_text,
-        lon_text,
-        lat_column=lat_col,
-        lon_column=lon_col,
-        crs=opts.crs or table.crs,
-        ward=ward,
-    )
-    problems += probs
-    geometry = geometry.reindex(frame.index)
-
-    # time
-    when = TIME_FIELDS[kind]
-    if when in f:
-        stamps, probs = parse_timestamps(frame[f[when]], column=f[when], now=now, required=True)
-    else:
-        stamps, probs = combine_date_time(
-            col("date"),
-            frame[f["time"]] if "time" in f else None,
-            date_column=f.get("date"),
-            time_column=f.get("time"),
-            now=now,
-            required=True,
-        )
-    problems += probs
-    out[when] = stamps
-
-    if "geometry_type" in f:
-        kinds = frame[f["geometry_type"]]
-        for row in kinds.index[kinds.notna()]:
-            problems.append(RowProblem(
-                row=int(row), column=None, reason="not_a_point",
-                message=f"The feature is a {kinds[row]}, not a point; draw it as a point "
-                        "(a placemark / marker) where the record was made.",
-            ))  # fmt: skip
-    if "gps_accuracy_m" in f:
-        acc, probs = parse_number(frame[f["gps_accuracy_m"]], column=f["gps_accuracy_m"], minimum=0)
-        problems += probs + parse_accuracy_flags(acc, cap_m=opts.accuracy_cap_m,
-                                                 column=f["gps_accuracy_m"])  # fmt: skip
-        out["gps_accuracy_m"] = acc
-    if kind in _KIND_PARSERS:
-        _KIND_PARSERS[kind](frame, f, out, ctx, opts, problems)
-    _parse_optional(frame, f, out, kind, opts, problems)
-    return out, geometry
-
-
-def _parse_violation(
-    frame: pd.DataFrame,
-    f: Mapping[str, str],
-    out: pd.DataFrame,
-    ctx: _Context,
-    opts: UploadOptions,
-    problems: list[RowProblem],
-) -> None:
-    cats, probs = category_code(
-        frame[f["category"]], column=f["category"], aliases=opts.category_aliases
-    )
-    problems += probs
-    out["category"] = cats
-    if "fine_vnd" in f:
-        fines, probs = parse_vnd(frame[f["fine_vnd"]], column=f["fine_vnd"])
-        problems += probs + check_fines(fines, cats, column=f["fine_vnd"])
-    else:
-        fines = pd.Series(pd.NA, index=frame.index, dtype="Int64")
-    out["fine_vnd"] = fines
-    if "status" in f:
-        status, probs = status_code(frame[f["status"]], column=f["status"])
-        problems += probs
-    else:
-        status = pd.Series(pd.NA, index=frame.index, dtype="string")
-    # A fine implies the case was fined; otherwise a record without outcome is still open.
-    fined = fines.fillna(0).gt(0)
-    status = status.mask(status.isna() & fined, "fined").fillna("open")
-    out["status"] = status
-    basis = pd.Series(cats.map(_legal_basis), index=frame.index, dtype="string")
-    if "legal_basis" in f:
-        given = frame[f["legal_basis"]].astype("string")
-        basis = given.fillna(basis.where(fined))
-    else:
-        basis = basis.where(fined)
-    out["legal_basis"] = basis
-    if "offender" in f:
-        out["offender_key"] = _offender_keys(frame[f["offender"]], ctx.salt)
-
-
-@dataclass(frozen=True)
-class _Fields:
-    """The optional fields of one kind of record, by how they are parsed."""
-
-    times: tuple[str, ...] = ()
-    numbers: tuple[tuple[str, float | None, float | None, bool], ...] = ()  # name, min, max, int
-    texts: tuple[str, ...] = ()
-    categorised: bool = False
-
-
-_OPTIONAL: dict[str, _Fields] = {
-    "violations": _Fields(
-        numbers=(("items_removed", 0, None, True),), texts=("address", "photo_sha256", "record_id")
-    ),
-    "cleanups": _Fields(
-        times=("ended_at",),
-        numbers=(("participants", 0, None, True), ("waste_kg", 0, None, False)),
-        texts=("notes", "cleanup_id"),
-    ),
-    "citizen_reports": _Fields(
-        times=("accepted_at", "resolved_at"),
-        numbers=(("severity", 1, 3, True),),
-        texts=("status", "report_id"),
-        categorised=True,
-    ),
-    "patrols": _Fields(),
-}
-
-
-def _parse_optional(
-    frame: pd.DataFrame,
-    f: Mapping[str, str],
-    out: pd.DataFrame,
-    kind: str,
-    opts: UploadOptions,
-    problems: list[RowProblem],
-) -> None:
-    """Parse the optional fields of ``kind`` that the mapping found."""
-    spec = _OPTIONAL[kind]
-    now = opts.now or pd.Timestamp.now(tz=TIMEZONE_NAME)
-    if spec.categorised and "category" in f:
-        cats, probs = category_code(
-            frame[f["category"]], column=f["category"], aliases=opts.category_aliases
-        )
-        problems += probs
-        out["category"] = cats
-    for name in spec.times:
-        if name in f:
-            stamps, probs = parse_timestamps(frame[f[name]], column=f[name], now=now)
-            problems += probs
-            out[name] = stamps
-    for name, low, high, integer in spec.numbers:
-        if name in f:
-            values, probs = parse_number(frame[f[name]], column=f[name], minimum=low,
-                                         maximum=high, integer=integer)  # fmt: skip
-            problems += probs
-            out[name] = values
-    for name in spec.texts:
-        if name in f:
-            out[name] = frame[f[name]].astype("string")
-
-
-def _parse_patrol(
-    frame: pd.DataFrame,
-    f: Mapping[str, str],
-    out: pd.DataFrame,
-    ctx: _Context,
-    opts: UploadOptions,
-    problems: list[RowProblem],
-) -> None:
-    team = frame[f["team"]].astype("string") if "team" in f else None
-    out["team"] = team if team is not None else pd.Series(opts.team, index=frame.index,
-                                                          dtype="string")  # fmt: skip
-    if "track_id" in f and f["track_id"] != "_track":
-        out["track_id"] = frame[f["track_id"]].astype("string")
-    elif "_track" in frame.columns:
-        # A GPX track's name ("Tuần tra sáng") recurs every day: it names a track, it is no id.
-        out["_track"] = frame["_track"].astype("string")
-
-
-_KIND_PARSERS = {"violations": _parse_violation, "patrols": _parse_patrol}
-
-
-def _legal_basis(category: object) -> str | None:
-    rule = fine_schedule().get(str(category))
-    return f"{rule.legal_basis} {rule.provision}" if rule else None
-
-
-def _offender_keys(values: pd.Series, salt: bytes) -> pd.Series:
-    """Salted HMAC of a plate or household, normalised; never the text itself."""
-
-    def key(text: object) -> str | None:
-        if not isinstance(text, str) or not text.strip():
-            return None
-        normal = "".join(text.upper().split()).replace("-", "").replace(".", "")
-        return hmac.new(salt, normal.encode("utf-8"), hashlib.sha256).hexdigest()
-
-    return values.map(key).astype("string")
-
-
-# -- identity, duplicates, groups -------------------------------------------------------------
-
-
-def _identify(records: gpd.GeoDataFrame, kind: str, ctx: _Context) -> gpd.GeoDataFrame:
-    """Give every record its id: the file's own, or one derived from its content."""
-    if kind == "patrols":
-        return _track_ids(records)
-    key = KEYS[TABLES[kind]]
-    when = records[TIME_FIELDS[kind]]
-    stamp = when.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
-    content = (
-        kind
-        + "|" + records.get("category", pd.Series("", index=records.index)).fillna("").astype(str)
-        + "|" + stamp
-        + "|" + records.geometry.x.round(6).astype(str)
-        + "|" + records.geometry.y.round(6).astype(str)
-    )  # fmt: skip
-    derived = _content_ids(content)
-    own = records[key].astype("string") if key in records.columns else None
-    records[key] = own.fillna(derived) if own is not None else derived.astype("string")
-    return records
-
-
-def _content_ids(content: pd.Series) -> pd.Series:
-    """A UUID-shaped id from each text: 128 bits of two keyed SipHashes, the same every run."""
-    a = pd.util.hash_pandas_object(content, index=False, hash_key=_ID_KEYS[0]).to_numpy()
-    b = pd.util.hash_pandas_object(content, index=False, hash_key=_ID_KEYS[1]).to_numpy()
-    hexes = [f"{p:016x}{q:016x}" for p, q in zip(a.tolist(), b.tolist(), strict=True)]
-    ids = [f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in hexes]
-    return pd.Series(ids, index=content.index, dtype="string")
-
-
-def _track_ids(records: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    if "track_id" in records.columns and records["track_id"].notna().all():
-        return records
-    day = records["t"].dt.strftime("%Y-%m-%d")
-    name = records["_track"] if "_track" in records.columns else day
-    team = records["team"].fillna("")
-    basis = "patrol|" + team.astype(str) + "|" + name.astype(str).fillna("") + "|" + day.fillna("")
-    first = records.groupby(basis.to_numpy())["t"].transform("min").dt.strftime("%Y-%m-%dT%H:%M")
-    ids = _content_ids(basis + "|" + first.fillna(""))
-    own = records["track_id"] if "track_id" in records.columns else None
-    records["track_id"] = own.fillna(ids) if own is not None else ids
-    return records.drop(columns=["_track"], errors="ignore")
-
-
-def _deduplicate(
-    records: gpd.GeoDataFrame, kind: str, ctx: _Context, opts: UploadOptions
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Split off exact and likely duplicates; returns (kept records, duplicates by row)."""
-    dup_of = pd.Series(pd.NA, index=records.index, dtype="string")
-    match = pd.Series(pd.NA, index=records.index, dtype="string")
-    if kind == "patrols":
-        key = records["track_id"].astype(str) + "@" + records["t"].astype(str)
-        existing = _existing_patrol_keys(records, ctx)
-    else:
-        key = records[KEYS[TABLES[kind]]].astype(str)
-        existing = ctx.store.existing_keys(TABLES[kind], key.unique())
-    in_store = key.isin(existing)
-    dup_of[in_store] = key[in_store]
-    match[in_store] = "same_id"
-    repeated = key.duplicated() & ~in_store
-    dup_of[repeated] = key[repeated]
-    match[repeated] = "same_id"
-    exact = in_store | repeated
-    if kind == "violations" and (~exact).any():
-        likely = _likely_duplicates(records[~exact], ctx, opts)
-        dup_of[likely.index] = likely
-        match[likely.index] = "likely"
-    is_dup = dup_of.notna()
-    duplicates = pd.DataFrame({"duplicate_of": dup_of[is_dup], "match": match[is_dup]})
-    return records[~is_dup], duplicates
-
-
-def _existing_patrol_keys(records: gpd.GeoDataFrame, ctx: _Context) -> set[str]:
-    times = records["t"].dropna()
-    if times.empty:
-        return set()
-    stored = ctx.store.read(
-        "patrol_points",
-        Query(start=times.min(), end=times.max() + pd.Timedelta(seconds=1)),
-    )
-    stored = stored[stored["track_id"].isin(records["track_id"].unique())]
-    return set(stored["track_id"].astype(str) + "@" + stored["t"].astype(str))
-
-
-def _likely_duplicates(new: gpd.GeoDataFrame, ctx: _Context, opts: UploadOptions) -> pd.Series:
-    """New rows of the same category within the distance and time of an earlier record.
-
-    Earlier means a record already in the store, or a row of this upload that is itself kept;
-    a row repeats the first such record (in time order). Returns record id by row.
-    """
-    window = pd.Timedelta(minutes=opts.duplicate_minutes)
-    times = new["observed_at"]
-    stored = ctx.store.read(
-        "violations",
-        Query(
-            start=times.min() - window,
-            end=times.max() + window + pd.Timedelta(seconds=1),
-            categories=tuple(new["category"].dropna().unique()),
-        ),
-    )
-    crs = metric_crs(new)
-    pool = pd.concat(
-        [
-            stored[["record_id", "category", "observed_at", "geometry"]].assign(_new=False),
-            new[["record_id", "category", "observed_at", "geometry"]].assign(_new=True),
-        ],
-        ignore_index=True,
-    )
-    rows = np.r_[np.full(len(stored), -1), new.index.to_numpy()]
-    points = gpd.GeoSeries(pool["geometry"], crs=STORAGE_CRS).to_crs(crs)
-    x, y = points.x.to_numpy(), points.y.to_numpy()
-    t = pool["observed_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
-    t = t.astype("int64")
-    cat = pd.factorize(pool["category"])[0].astype("int64")
-    is_new = pool["_new"].to_numpy(dtype=bool)
-    ids = pool["record_id"].to_numpy()
-    left, right = _near_pairs(x, y, t, cat, is_new, metres=opts.duplicate_m,
-                              nanoseconds=int(window.value))  # fmt: skip
-    partners: dict[int, list[int]] = {}
-    for a, b in zip(left.tolist(), right.tolist(), strict=True):
-        partners.setdefault(a, []).append(b)
-    # Stored records are originals. New rows are walked in time order: a row repeats the
-    # first partner already kept; a row with no kept partner is kept, and may be repeated.
-    kept: set[int] = set(np.flatnonzero(~is_new).tolist())
-    found: dict[int, str] = {}
-    for i in sorted(partners, key=lambda i: (t[i], rows[i])):
-        originals = [j for j in partners[i] if j in kept]
-        if originals:
-            first = min(originals, key=lambda j: (t[j], rows[j]))
-            found[int(rows[i])] = str(ids[first])
-        else:
-            kept.add(i)
-    return pd.Series(found, dtype="string")
-
-
-def _near_pairs(
-    x: np.ndarray,
-    y: np.ndarray,
-    t: np.ndarray,
-    cat: np.ndarray,
-    is_new: np.ndarray,
-    *,
-    metres: float,
-    nanoseconds: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (new row, other row) of the same category within the time window and distance.
-
-    Time is far more selective than space here (30 minutes of a year, against 25 m of a ward
-    where a busy street has hundreds of records), so candidates come from a sorted time index
-    per category and only they are measured.
-    """
-    stride = int(t.max() - t.min()) + 4 * nanoseconds + 1 if len(t) else 1
-    key = cat * stride + (t - (t.min() if len(t) else 0))
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    mine = np.flatnonzero(is_new[order])  # positions (in sorted order) of new rows
-    lo = np.searchsorted(sorted_key, sorted_key[mine] - nanoseconds, side="left")
-    hi = np.searchsorted(sorted_key, sorted_key[mine] + nanoseconds, side="right")
-    counts = hi - lo
-    a = np.repeat(mine, counts)
-    b = (
-        np.arange(counts.sum())
-        - np.repeat(np.cumsum(counts) - counts, counts)
-        + np.repeat(lo, counts)
-    )
-    a, b = order[a], order[b]
-    keep = (a != b) & ((x[a] - x[b]) ** 2 + (y[a] - y[b]) ** 2 <= metres**2)
-    return a[keep], b[keep]
 
 
 def _assign(

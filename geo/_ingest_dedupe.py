@@ -1,0 +1,197 @@
+"""Who a record is, and whether it was seen before: ids, exact and likely duplicates.
+
+Part of :mod:`geo.ingest`. A record keeps the id its file gives it (KoboToolbox ``_uuid``, a
+record id column); otherwise its id is derived from its content, so the same record re-encoded
+in another format gets the same id. Likely duplicates are the same category within a distance
+and a time of a stored record or of an earlier kept row of the same upload.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo.columns import TABLES, TIME_FIELDS
+from geo.config import STORAGE_CRS
+from geo.crs import metric_crs
+from geo.model import KEYS
+from geo.store import Query
+
+if TYPE_CHECKING:
+    from geo.ingest import UploadOptions, _Context
+
+#: Keys of the content hashes behind derived record ids (16 bytes each; never change them:
+#: the same record must get the same id in every upload, in every version).
+_ID_KEYS = ("urban-order-id-1", "urban-order-id-2")
+
+
+def identify(records: gpd.GeoDataFrame, kind: str, ctx: _Context) -> gpd.GeoDataFrame:
+    """Give every record its id: the file's own, or one derived from its content."""
+    if kind == "patrols":
+        return _track_ids(records)
+    key = KEYS[TABLES[kind]]
+    when = records[TIME_FIELDS[kind]]
+    stamp = when.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
+    content = (
+        kind
+        + "|" + records.get("category", pd.Series("", index=records.index)).fillna("").astype(str)
+        + "|" + stamp
+        + "|" + records.geometry.x.round(6).astype(str)
+        + "|" + records.geometry.y.round(6).astype(str)
+    )  # fmt: skip
+    derived = _content_ids(content)
+    own = records[key].astype("string") if key in records.columns else None
+    records[key] = own.fillna(derived) if own is not None else derived.astype("string")
+    return records
+
+
+def _content_ids(content: pd.Series) -> pd.Series:
+    """A UUID-shaped id from each text: 128 bits of two keyed SipHashes, the same every run."""
+    a = pd.util.hash_pandas_object(content, index=False, hash_key=_ID_KEYS[0]).to_numpy()
+    b = pd.util.hash_pandas_object(content, index=False, hash_key=_ID_KEYS[1]).to_numpy()
+    hexes = [f"{p:016x}{q:016x}" for p, q in zip(a.tolist(), b.tolist(), strict=True)]
+    ids = [f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in hexes]
+    return pd.Series(ids, index=content.index, dtype="string")
+
+
+def _track_ids(records: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if "track_id" in records.columns and records["track_id"].notna().all():
+        return records
+    day = records["t"].dt.strftime("%Y-%m-%d")
+    name = records["_track"] if "_track" in records.columns else day
+    team = records["team"].fillna("")
+    basis = "patrol|" + team.astype(str) + "|" + name.astype(str).fillna("") + "|" + day.fillna("")
+    first = records.groupby(basis.to_numpy())["t"].transform("min").dt.strftime("%Y-%m-%dT%H:%M")
+    ids = _content_ids(basis + "|" + first.fillna(""))
+    own = records["track_id"] if "track_id" in records.columns else None
+    records["track_id"] = own.fillna(ids) if own is not None else ids
+    return records.drop(columns=["_track"], errors="ignore")
+
+
+def deduplicate(
+    records: gpd.GeoDataFrame, kind: str, ctx: _Context, opts: UploadOptions
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Split off exact and likely duplicates; returns (kept records, duplicates by row)."""
+    dup_of = pd.Series(pd.NA, index=records.index, dtype="string")
+    match = pd.Series(pd.NA, index=records.index, dtype="string")
+    if kind == "patrols":
+        key = records["track_id"].astype(str) + "@" + records["t"].astype(str)
+        existing = _existing_patrol_keys(records, ctx)
+    else:
+        key = records[KEYS[TABLES[kind]]].astype(str)
+        existing = ctx.store.existing_keys(TABLES[kind], key.unique())
+    in_store = key.isin(existing)
+    dup_of[in_store] = key[in_store]
+    match[in_store] = "same_id"
+    repeated = key.duplicated() & ~in_store
+    dup_of[repeated] = key[repeated]
+    match[repeated] = "same_id"
+    exact = in_store | repeated
+    if kind == "violations" and (~exact).any():
+        likely = _likely_duplicates(records[~exact], ctx, opts)
+        dup_of[likely.index] = likely
+        match[likely.index] = "likely"
+    is_dup = dup_of.notna()
+    duplicates = pd.DataFrame({"duplicate_of": dup_of[is_dup], "match": match[is_dup]})
+    return records[~is_dup], duplicates
+
+
+def _existing_patrol_keys(records: gpd.GeoDataFrame, ctx: _Context) -> set[str]:
+    times = records["t"].dropna()
+    if times.empty:
+        return set()
+    stored = ctx.store.read(
+        "patrol_points",
+        Query(start=times.min(), end=times.max() + pd.Timedelta(seconds=1)),
+    )
+    stored = stored[stored["track_id"].isin(records["track_id"].unique())]
+    return set(stored["track_id"].astype(str) + "@" + stored["t"].astype(str))
+
+
+def _likely_duplicates(new: gpd.GeoDataFrame, ctx: _Context, opts: UploadOptions) -> pd.Series:
+    """New rows of the same category within the distance and time of an earlier record.
+
+    Earlier means a record already in the store, or a row of this upload that is itself kept;
+    a row repeats the first such record (in time order). Returns record id by row.
+    """
+    window = pd.Timedelta(minutes=opts.duplicate_minutes)
+    times = new["observed_at"]
+    stored = ctx.store.read(
+        "violations",
+        Query(
+            start=times.min() - window,
+            end=times.max() + window + pd.Timedelta(seconds=1),
+            categories=tuple(new["category"].dropna().unique()),
+        ),
+    )
+    crs = metric_crs(new)
+    pool = pd.concat(
+        [
+            stored[["record_id", "category", "observed_at", "geometry"]].assign(_new=False),
+            new[["record_id", "category", "observed_at", "geometry"]].assign(_new=True),
+        ],
+        ignore_index=True,
+    )
+    rows = np.r_[np.full(len(stored), -1), new.index.to_numpy()]
+    points = gpd.GeoSeries(pool["geometry"], crs=STORAGE_CRS).to_crs(crs)
+    x, y = points.x.to_numpy(), points.y.to_numpy()
+    t = pool["observed_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+    t = t.astype("int64")
+    cat = pd.factorize(pool["category"])[0].astype("int64")
+    is_new = pool["_new"].to_numpy(dtype=bool)
+    ids = pool["record_id"].to_numpy()
+    left, right = _near_pairs(x, y, t, cat, is_new, metres=opts.duplicate_m,
+                              nanoseconds=int(window.value))  # fmt: skip
+    partners: dict[int, list[int]] = {}
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        partners.setdefault(a, []).append(b)
+    # Stored records are originals. New rows are walked in time order: a row repeats the
+    # first partner already kept; a row with no kept partner is kept, and may be repeated.
+    kept: set[int] = set(np.flatnonzero(~is_new).tolist())
+    found: dict[int, str] = {}
+    for i in sorted(partners, key=lambda i: (t[i], rows[i])):
+        originals = [j for j in partners[i] if j in kept]
+        if originals:
+            first = min(originals, key=lambda j: (t[j], rows[j]))
+            found[int(rows[i])] = str(ids[first])
+        else:
+            kept.add(i)
+    return pd.Series(found, dtype="string")
+
+
+def _near_pairs(
+    x: np.ndarray,
+    y: np.ndarray,
+    t: np.ndarray,
+    cat: np.ndarray,
+    is_new: np.ndarray,
+    *,
+    metres: float,
+    nanoseconds: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (new row, other row) of the same category within the time window and distance.
+
+    Time is far more selective than space here (30 minutes of a year, against 25 m of a ward
+    where a busy street has hundreds of records), so candidates come from a sorted time index
+    per category and only they are measured.
+    """
+    stride = int(t.max() - t.min()) + 4 * nanoseconds + 1 if len(t) else 1
+    key = cat * stride + (t - (t.min() if len(t) else 0))
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    mine = np.flatnonzero(is_new[order])  # positions (in sorted order) of new rows
+    lo = np.searchsorted(sorted_key, sorted_key[mine] - nanoseconds, side="left")
+    hi = np.searchsorted(sorted_key, sorted_key[mine] + nanoseconds, side="right")
+    counts = hi - lo
+    a = np.repeat(mine, counts)
+    b = (
+        np.arange(counts.sum())
+        - np.repeat(np.cumsum(counts) - counts, counts)
+        + np.repeat(lo, counts)
+    )
+    a, b = order[a], order[b]
+    keep = (a != b) & ((x[a] - x[b]) ** 2 + (y[a] - y[b]) ** 2 <= metres**2)
+    return a[keep], b[keep]
