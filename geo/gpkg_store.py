@@ -659,23 +659,22 @@ def _to_gdal_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def _encode(geoms: np.ndarray) -> list[bytes | None]:
     """GeoPackage binary: ``GP`` header (with an xy envelope except for points) + ISO WKB."""
     wkbs = shapely.to_wkb(geoms, byte_order=1, flavor="iso", output_dimension=2)
-    bounds = shapely.bounds(geoms)
+    types = shapely.get_type_id(geoms)
     empty = shapely.is_empty(geoms)
-    points = shapely.get_type_id(geoms) == 0
-    out: list[bytes | None] = []
-    for wkb, (minx, miny, maxx, maxy), is_empty, is_point in zip(
-        wkbs, bounds, empty, points, strict=True
-    ):
-        if wkb is None:
-            out.append(None)
-        elif is_empty:
-            out.append(b"GP\x00\x11" + struct.pack("<i", _SRS_ID) + wkb)
-        elif is_point:
-            out.append(b"GP\x00\x01" + struct.pack("<i", _SRS_ID) + wkb)
-        else:
-            header = b"GP\x00\x03" + struct.pack("<idddd", _SRS_ID, minx, maxx, miny, maxy)
-            out.append(header + wkb)
-    return out
+    out = np.empty(len(geoms), dtype=object)
+    # Points (most records) share one header: no envelope, the point is its own.
+    point_header = b"GP\x00\x01" + struct.pack("<i", _SRS_ID)
+    points = (types == 0) & ~empty
+    out[points] = [point_header + w for w in wkbs[points]]
+    empty_header = b"GP\x00\x11" + struct.pack("<i", _SRS_ID)
+    out[empty] = [empty_header + w for w in wkbs[empty]]
+    others = (types > 0) & ~empty
+    bounds = shapely.bounds(geoms[others])
+    out[others] = [
+        b"GP\x00\x03" + struct.pack("<idddd", _SRS_ID, b[0], b[2], b[1], b[3]) + w
+        for w, b in zip(wkbs[others], bounds.tolist(), strict=True)
+    ]
+    return out.tolist()  # missing geometries (type -1) stay None
 
 
 def _wkb_of(blob: bytes) -> bytes:

@@ -331,6 +331,8 @@ def conform(table: str, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cast(values: pd.Series, dtype: str) -> pd.Series:
+    if str(values.dtype) == dtype:  # already conformed (frames pass through conform twice)
+        return values
     if dtype.startswith("datetime64"):
         ts = pd.to_datetime(values, errors="raise")
         if ts.dt.tz is None:
