@@ -15,14 +15,17 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from geo.config import DEFAULT_STORE_PATH, TIMEZONE_NAME
-from geo.i18n import LANGUAGES, Lang, category_label, t
+from geo.i18n import LANGUAGES, Lang, category_label, t, translations
 from geo.model import CATEGORIES
 from geo.store import Query, Store, open_store
+from layers.basemap import base_map, street_layer
 
 log = logging.getLogger(__name__)
 
@@ -207,3 +210,74 @@ def user_input(container: Any, lg: Lang, *, key: str) -> str:
     if name:
         st.session_state["user"] = name
     return name or "app"
+
+
+def problems_table(problems: pd.DataFrame, lang: Lang, *, with_table: bool = False) -> pd.DataFrame:
+    """Problems of an upload (``PreparedUpload.problems()``) as a table for people.
+
+    Row, column, what is wrong and how to fix it in ``lang``, the detailed message, and
+    whether the row was rejected (to quarantine) or only flagged.
+    """
+    rows = pd.to_numeric(problems["row"], errors="coerce").astype("Int64")
+    table = {
+        t("page.upload.problem.row", lang): rows,
+        t("page.upload.problem.column", lang): problems["column"].astype("string").fillna("—"),
+        t("page.upload.problem.reason", lang): [_reason(r, lang) for r in problems["reason"]],
+        t("page.upload.problem.fix", lang): [_fix(r, lang) for r in problems["reason"]],
+        t("page.upload.problem.message", lang): problems["message"].astype("string"),
+        t("page.upload.problem.severity", lang): [
+            t(f"severity.{s}", lang) for s in problems["severity"]
+        ],
+    }
+    if with_table and "table" in problems.columns:
+        table = {t("page.upload.problem.table", lang): problems["table"], **table}
+    return pd.DataFrame(table)
+
+
+def _reason(code: str, lang: Lang) -> str:
+    key = f"reason.{code}"
+    return t(key, lang) if key in translations() else code
+
+
+def _fix(code: str, lang: Lang) -> str:
+    key = f"fix.{code}"
+    return t(key, lang) if key in translations() else t("fix.other", lang)
+
+
+def map_bounds(ward: gpd.GeoDataFrame, points: gpd.GeoDataFrame) -> tuple[float, ...]:
+    """The ward's extent, grown to take in every point (an outside point must be seen)."""
+    boxes = [np.asarray(ward.total_bounds)] if len(ward) else []
+    valid = points.geometry[points.geometry.notna() & ~points.geometry.is_empty]
+    if len(valid):
+        boxes.append(np.asarray(valid.total_bounds))
+    if not boxes:
+        return (102.1, 8.2, 109.5, 23.4)  # Việt Nam
+    stack = np.vstack(boxes)
+    left, bottom = stack[:, 0].min(), stack[:, 1].min()
+    right, top = stack[:, 2].max(), stack[:, 3].max()
+    pad = 0.0005  # ~50 m, so a single point still gets a box
+    return (left - pad, bottom - pad, right + pad, top + pad)
+
+
+def ward_base_map(
+    ward: gpd.GeoDataFrame,
+    streets: gpd.GeoDataFrame,
+    filters: Filters,
+    *,
+    bounds: Sequence[float] | None = None,
+) -> folium.Map:
+    """The basemap every page draws on: the ward's streets, credited to OSM unless synthetic."""
+    lg = filters.lang
+    fmap = base_map(
+        ward.total_bounds if bounds is None else bounds,
+        online_tiles=filters.online_tiles,
+        lang=lg,
+    )
+    synthetic = bool(ward["synthetic"].fillna(False).any()) if len(ward) else False
+    street_layer(
+        streets,
+        name=t("map.layer.streets", lg),
+        attribution=None if synthetic else t("map.attribution.osm", lg),
+        lang=lg,
+    ).add_to(fmap)
+    return fmap

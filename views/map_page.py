@@ -10,7 +10,6 @@ from streamlit_folium import st_folium
 from geo.i18n import Lang, t
 from geo.summary import Headline, RateBasis, group_rates, headline
 from layers.assets import localize
-from layers.basemap import base_map, street_layer
 from layers.boundaries import group_choropleth, ward_outline, zones_layer
 from layers.records import category_legend, records_cluster
 from layers.style import format_number, format_vnd, format_vnd_short
@@ -21,6 +20,7 @@ from views.common import (
     load_records,
     store_location,
     translated,
+    ward_base_map,
 )
 
 _BASES: tuple[RateBasis, ...] = ("per_1000", "per_km2", "count")
@@ -92,14 +92,7 @@ def _map(
     basis: RateBasis,
 ) -> folium.Map:
     lg = filters.lang
-    fmap = base_map(ward.total_bounds, online_tiles=filters.online_tiles, lang=lg)
-    synthetic = bool(ward["synthetic"].fillna(False).any())
-    street_layer(
-        streets,
-        name=t("map.layer.streets", lg),
-        attribution=None if synthetic else t("map.attribution.osm", lg),
-        lang=lg,
-    ).add_to(fmap)
+    fmap = ward_base_map(ward, streets, filters)
     value = f"{basis}_month" if basis != "count" else "count"
     group_choropleth(
         rates,

@@ -13,37 +13,36 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from typing import Any
 
 import folium
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geo.assign import assign_to_groups
 from geo.columns import ColumnMapping, normalise
-from geo.config import STORAGE_CRS, TIMEZONE_NAME
+from geo.config import STORAGE_CRS
 from geo.errors import MappingError, UrbanOrderError
-from geo.export import manual_entry_csv
-from geo.i18n import Lang, category_label, t, translations
+from geo.i18n import Lang, t, translations
 from geo.ingest import PreparedUpload, UploadOptions, commit_upload, prepare_upload
-from geo.model import CATEGORIES, TIME_COLUMNS, VIOLATION_STATUSES
+from geo.model import TIME_COLUMNS
 from geo.store import Store
 from layers.assets import localize
-from layers.basemap import base_map, street_layer
 from layers.boundaries import group_choropleth, ward_outline, zones_layer
 from layers.records import records_cluster
 from layers.style import format_number
+from views import upload_entry
 from views.common import (
     Filters,
     get_store,
     load_boundaries,
+    map_bounds,
+    problems_table,
     store_location,
     translated,
     user_input,
+    ward_base_map,
 )
 
 log = logging.getLogger(__name__)
@@ -52,8 +51,6 @@ log = logging.getLogger(__name__)
 FILE_TYPES = ["csv", "txt", "xlsx", "geojson", "json", "kml", "kmz", "gpx", "jpg", "jpeg"]
 KINDS = ("violations", "cleanups", "patrols", "citizen_reports")
 _COUNTS = ("rows", "accepted", "duplicates", "quarantined", "snapped", "outside", "flagged")
-#: The ``uploads.file_name`` of a record typed in the app (data, not interface text).
-ENTRY_FILE_NAME = "nhập tay {at}"
 _CACHE = "upload-prepared"
 _DONE = "upload-done"
 _OVERRIDES = "upload-overrides"
@@ -82,7 +79,7 @@ def render(filters: Filters) -> None:
         label_visibility="collapsed",
     )
     if mode == "entry":
-        _entry(filters, store)
+        upload_entry.render(filters, store)
     else:
         _files(filters, store)
 
@@ -330,38 +327,6 @@ def _final_summary(summary: Mapping[str, Any], lg: Lang) -> None:
     _counts(summary, lg)
 
 
-def problems_table(problems: pd.DataFrame, lang: Lang, *, with_table: bool = False) -> pd.DataFrame:
-    """Problems of an upload (``PreparedUpload.problems()``) as a table for people.
-
-    Row, column, what is wrong and how to fix it in ``lang``, the detailed message, and
-    whether the row was rejected (to quarantine) or only flagged.
-    """
-    rows = pd.to_numeric(problems["row"], errors="coerce").astype("Int64")
-    table = {
-        t("page.upload.problem.row", lang): rows,
-        t("page.upload.problem.column", lang): problems["column"].astype("string").fillna("—"),
-        t("page.upload.problem.reason", lang): [_reason(r, lang) for r in problems["reason"]],
-        t("page.upload.problem.fix", lang): [_fix(r, lang) for r in problems["reason"]],
-        t("page.upload.problem.message", lang): problems["message"].astype("string"),
-        t("page.upload.problem.severity", lang): [
-            t(f"severity.{s}", lang) for s in problems["severity"]
-        ],
-    }
-    if with_table and "table" in problems.columns:
-        table = {t("page.upload.problem.table", lang): problems["table"], **table}
-    return pd.DataFrame(table)
-
-
-def _reason(code: str, lang: Lang) -> str:
-    key = f"reason.{code}"
-    return t(key, lang) if key in translations() else code
-
-
-def _fix(code: str, lang: Lang) -> str:
-    key = f"fix.{code}"
-    return t(key, lang) if key in translations() else t("fix.other", lang)
-
-
 # -- the preview map ---------------------------------------------------------------------------
 
 
@@ -427,14 +392,7 @@ def _preview_map(
 ) -> folium.Map:
     lg = filters.lang
     ward, zones, groups, streets = b["wards"], b["zones"], b["groups"], b["streets"]
-    fmap = base_map(_bounds(ward, points), online_tiles=filters.online_tiles, lang=lg)
-    synthetic = bool(ward["synthetic"].fillna(False).any()) if len(ward) else False
-    street_layer(
-        streets,
-        name=t("map.layer.streets", lg),
-        attribution=None if synthetic else t("map.attribution.osm", lg),
-        lang=lg,
-    ).add_to(fmap)
+    fmap = ward_base_map(ward, streets, filters, bounds=map_bounds(ward, points))
     counts = points["group_id"].dropna().value_counts()
     # Groups that get nothing show 0, not "no data": the preview is about this upload only.
     shaded = groups.assign(new=groups["group_id"].map(counts).fillna(0).astype("float64"))
@@ -452,213 +410,3 @@ def _preview_map(
     records_cluster(shown, lang=lg, name=t("page.upload.layer", lg)).add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     return localize(fmap)
-
-
-def _bounds(ward: gpd.GeoDataFrame, points: gpd.GeoDataFrame) -> tuple[float, ...]:
-    """The ward's extent, grown to take in every point (an outside point must be seen)."""
-    boxes = [np.asarray(ward.total_bounds)] if len(ward) else []
-    valid = points.geometry[points.geometry.notna() & ~points.geometry.is_empty]
-    if len(valid):
-        boxes.append(np.asarray(valid.total_bounds))
-    if not boxes:
-        return (102.1, 8.2, 109.5, 23.4)  # Việt Nam
-    stack = np.vstack(boxes)
-    left, bottom = stack[:, 0].min(), stack[:, 1].min()
-    right, top = stack[:, 2].max(), stack[:, 3].max()
-    pad = 0.0005  # ~50 m, so a single point still gets a box
-    return (left - pad, bottom - pad, right + pad, top + pad)
-
-
-# -- one record entered by hand ----------------------------------------------------------------
-
-
-def _entry(filters: Filters, store: Store) -> None:
-    lg = filters.lang
-    b = load_boundaries(store.location, store.data_version(), filters.ward_id)
-    st.caption(t("page.upload.entry.help", lg))
-    # st_folium keeps the map's last answer under its key before the rerun it triggers: take
-    # the click first, so that the marker and the form show it in this very run.
-    clicked = _last_click(st.session_state.get("entry-map"))
-    if clicked is not None and clicked != st.session_state.get("entry-last-click"):
-        st.session_state["entry-last-click"] = clicked
-        st.session_state["entry-lat"], st.session_state["entry-lon"] = clicked
-    _entry_map(b, filters)
-    lat, lon = st.session_state.get("entry-lat"), st.session_state.get("entry-lon")
-    if lat is not None and lon is not None:
-        st.caption(_where(float(lat), float(lon), b["groups"], lg))
-    now = pd.Timestamp.now(tz=TIMEZONE_NAME)
-    with st.form("entry-form"):
-        c1, c2 = st.columns(2)
-        for col, name in ((c1, "lat"), (c2, "lon")):
-            key = f"entry-{name}"
-            # A value set by a click lives in the session state; passing one too would warn.
-            empty = {} if key in st.session_state else {"value": None}
-            col.number_input(t(f"column.{name}", lg), key=key, format="%.6f", step=0.0001, **empty)
-        category = translated(
-            st.selectbox,
-            t("column.category", lg),
-            CATEGORIES,
-            name="entry-category",
-            lang=lg,
-            format_func=lambda c: category_label(c, lg),
-        )
-        c3, c4 = st.columns(2)
-        day = c3.date_input(
-            t("page.upload.entry.date", lg), value=now.date(), format="DD/MM/YYYY", key="entry-day"
-        )
-        moment = c4.time_input(
-            t("page.upload.entry.time", lg),
-            value=time(now.hour, now.minute),
-            key="entry-time",
-            step=60,
-        )
-        c5, c6 = st.columns(2)
-        fine = c5.number_input(
-            t("column.fine_vnd", lg),
-            min_value=0,
-            value=0,
-            step=100_000,
-            key="entry-fine",
-            help=t("page.upload.entry.fine_help", lg),
-        )
-        status = translated(
-            c6.selectbox,
-            t("column.status", lg),
-            ("", *VIOLATION_STATUSES),
-            name="entry-status",
-            lang=lg,
-            format_func=lambda s: t(f"status.{s}", lg) if s else t("page.upload.entry.auto", lg),
-        )
-        address = st.text_input(t("column.address", lg), key="entry-address")
-        user = user_input(st, lg, key="entry-user")
-        submitted = st.form_submit_button(t("page.upload.entry.save", lg), type="primary")
-    if submitted:
-        lat, lon = st.session_state.get("entry-lat"), st.session_state.get("entry-lon")
-        if lat is None or lon is None:
-            st.error(t("page.upload.entry.no_point", lg))
-            return
-        _save_entry(
-            store,
-            filters,
-            user=user,
-            lat=float(lat),
-            lon=float(lon),
-            when=datetime.combine(day if isinstance(day, date) else now.date(), moment),
-            category=category,
-            fine=int(fine) if fine else None,
-            address=address.strip() or None,
-            status=status or None,
-        )
-
-
-def _entry_map(b: Mapping[str, gpd.GeoDataFrame], filters: Filters) -> None:
-    """The map to click on, with a marker at the chosen position."""
-    lg = filters.lang
-    ward, zones, streets = b["wards"], b["zones"], b["streets"]
-    fmap = base_map(_bounds(ward, gpd.GeoDataFrame(geometry=[], crs=STORAGE_CRS)),
-                    online_tiles=filters.online_tiles, lang=lg)  # fmt: skip
-    synthetic = bool(ward["synthetic"].fillna(False).any()) if len(ward) else False
-    street_layer(
-        streets,
-        name=t("map.layer.streets", lg),
-        attribution=None if synthetic else t("map.attribution.osm", lg),
-        lang=lg,
-    ).add_to(fmap)
-    zones_layer(zones, lang=lg).add_to(fmap)
-    ward_outline(ward, lang=lg).add_to(fmap)
-    marker = folium.FeatureGroup(name=t("page.upload.entry.point", lg))
-    lat, lon = st.session_state.get("entry-lat"), st.session_state.get("entry-lon")
-    if lat is not None and lon is not None:
-        folium.CircleMarker(
-            [float(lat), float(lon)],
-            radius=9,
-            color="#ffffff",
-            weight=2,
-            fill_color="#d62728",
-            fill_opacity=0.95,
-            tooltip=t("page.upload.entry.point", lg),
-        ).add_to(marker)
-    localize(fmap)
-    # Only this map reports clicks; the marker is added without redrawing the whole map.
-    st_folium(
-        fmap,
-        key="entry-map",
-        height=460,
-        use_container_width=True,
-        returned_objects=["last_clicked"],
-        feature_group_to_add=localize(marker),
-    )
-
-
-def _last_click(answer: object) -> tuple[float, float] | None:
-    """(lat, lon) of the map's last click, from what st_folium returned."""
-    click = answer.get("last_clicked") if isinstance(answer, Mapping) else None
-    if not isinstance(click, Mapping) or click.get("lat") is None or click.get("lng") is None:
-        return None
-    return round(float(click["lat"]), 7), round(float(click["lng"]), 7)
-
-
-def _where(lat: float, lon: float, groups: gpd.GeoDataFrame, lg: Lang) -> str:
-    """Which group the point falls in, as a sentence."""
-    point = gpd.GeoDataFrame(geometry=gpd.points_from_xy([lon], [lat]), crs=STORAGE_CRS)
-    if not len(groups):
-        return t("page.upload.entry.outside", lg, lat=f"{lat:.6f}", lon=f"{lon:.6f}")
-    found = assign_to_groups(point, groups).iloc[0]
-    if pd.isna(found["group_id"]):
-        return t("page.upload.entry.outside", lg, lat=f"{lat:.6f}", lon=f"{lon:.6f}")
-    name = groups.set_index("group_id")["name"].get(found["group_id"], found["group_id"])
-    return t("page.upload.entry.in_group", lg, lat=f"{lat:.6f}", lon=f"{lon:.6f}", group=name)
-
-
-def _save_entry(
-    store: Store,
-    filters: Filters,
-    *,
-    user: str,
-    lat: float,
-    lon: float,
-    when: datetime,
-    category: str,
-    fine: int | None,
-    address: str | None,
-    status: str | None,
-) -> None:
-    lg = filters.lang
-    data = manual_entry_csv(
-        lat=lat,
-        lon=lon,
-        observed_at=when,
-        category=category,
-        fine_vnd=fine,
-        address=address,
-        status=status,
-    )
-    stamp = pd.Timestamp.now(tz=TIMEZONE_NAME).strftime("%Y-%m-%d %H:%M:%S")
-    options = UploadOptions(kind="violations", user=user, ward_id=filters.ward_id)
-    try:
-        prepared = prepare_upload(
-            data, name=ENTRY_FILE_NAME.format(at=stamp), store=store, options=options
-        )
-    except UrbanOrderError as exc:
-        st.error(str(exc))
-        return
-    summary = prepared.summary()
-    problems = prepared.problems()
-    if summary["accepted"] == 1:
-        try:
-            commit_upload(prepared, store=store)
-        except UrbanOrderError as exc:
-            st.error(str(exc))
-            return
-        record = prepared.parts[0].records.iloc[0]
-        st.success(t("page.upload.entry.saved", lg, id=str(record["record_id"])[:8]))
-        flags = problems[problems["severity"] == "flag"]
-        if len(flags):
-            st.warning(t("page.upload.entry.flagged", lg))
-            st.dataframe(problems_table(flags, lg), hide_index=True, width="stretch")
-        log.info("record entered by hand: %s", summary)
-    elif summary["duplicates"]:
-        st.warning(t("page.upload.entry.duplicate", lg))
-    else:
-        st.error(t("page.upload.entry.rejected", lg))
-        st.dataframe(problems_table(problems, lg), hide_index=True, width="stretch")
