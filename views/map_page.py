@@ -122,9 +122,12 @@ def _worst_table(worst: pd.DataFrame, rates: pd.DataFrame, lg: Lang) -> None:
         {
             t("map.tooltip.group", lg): rows["name"].to_numpy(),
             t("map.tooltip.zone", lg): rows["zone_name"].to_numpy(),
-            t("page.map.kpi.records", lg): rows["count"].to_numpy(),
-            t("page.map.legend.per_1000", lg): rows["per_1000_month"].astype(float).round(2),
-            t("page.map.legend.per_km2", lg): rows["per_km2_month"].round(0).to_numpy(),
+            # Already ranked: numbers as the reader writes them (1.234,5 in Vietnamese).
+            t("page.map.kpi.records", lg): [format_number(v, lg) for v in rows["count"]],
+            t("page.map.legend.per_1000", lg): [
+                format_number(v, lg, fmt="{:,.2f}") for v in rows["per_1000_month"]
+            ],
+            t("page.map.legend.per_km2", lg): [format_number(v, lg) for v in rows["per_km2_month"]],
         }
     )
     st.dataframe(table, hide_index=True, width="stretch")
