@@ -75,3 +75,11 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_demo(building, seed=0, overwrite=True)
     building.replace(path)
     return path
+
+
+@pytest.fixture
+def demo_copy(demo_store: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo store, for a test that writes (the original is shared)."""
+    path = tmp_path / "store.gpkg"
+    path.write_bytes(demo_store.read_bytes())
+    return path

@@ -94,9 +94,8 @@ def _kpi(page, label: str) -> int:
     return int(metric.get_by_test_id("stMetricValue").inner_text().replace(".", ""))
 
 
-def test_an_uploaded_csv_shows_on_the_map(browser, demo_store, tmp_path):
-    db = tmp_path / "store.gpkg"
-    db.write_bytes(demo_store.read_bytes())  # this test writes: its own server, its own store
+def test_an_uploaded_csv_shows_on_the_map(browser, demo_copy, tmp_path):
+    db = demo_copy  # this test writes: its own server, its own store
     rows = [
         f"{21.0050 + 0.0006 * i:.4f},{105.8320 + 0.0007 * i:.4f},15/10/2025 03:{10 + i:02d},"
         f"{cat},{fine},số {i + 1} Phố Thử Nghiệm"

@@ -85,9 +85,8 @@ def test_boundaries_check_names_each_fault(tmp_path, capsys):
     assert len(gpd.read_file(problems)) == 2
 
 
-def test_boundaries_import_keeps_the_previous_version(demo_store, tmp_path, capsys):
-    db = tmp_path / "copy.gpkg"
-    db.write_bytes(demo_store.read_bytes())
+def test_boundaries_import_keeps_the_previous_version(demo_copy, tmp_path, capsys):
+    db = demo_copy
     store = open_store(db)
     old = store.read("groups")
     new = old.copy()
@@ -121,9 +120,8 @@ def test_online_demo_offline_fails_cleanly(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "x.gpkg").exists()
 
 
-def test_boundaries_import_refuses_broken_groups_unless_accepted(demo_store, tmp_path, capsys):
-    db = tmp_path / "copy.gpkg"
-    db.write_bytes(demo_store.read_bytes())
+def test_boundaries_import_refuses_broken_groups_unless_accepted(demo_copy, tmp_path, capsys):
+    db = demo_copy
     store = open_store(db)
     groups = store.read("groups")
     shifted = groups.copy()
@@ -156,9 +154,8 @@ BOMB = (
 ).encode()
 
 
-def test_import_prints_the_counts_as_json_and_adds_nothing_twice(demo_store, tmp_path, capsys):
-    db = tmp_path / "copy.gpkg"
-    db.write_bytes(demo_store.read_bytes())
+def test_import_prints_the_counts_as_json_and_adds_nothing_twice(demo_copy, tmp_path, capsys):
+    db = demo_copy
     sheet = tmp_path / "doi-1.csv"
     sheet.write_bytes(SHEET)
     assert main(["import", "--db", str(db), str(sheet), "--json", "--user", "lan"]) == 0
@@ -175,9 +172,8 @@ def test_import_prints_the_counts_as_json_and_adds_nothing_twice(demo_store, tmp
     assert (again["accepted"], again["duplicates"]) == (0, 3)
 
 
-def test_hostile_and_unmappable_files_change_nothing(demo_store, tmp_path, capsys):
-    db = tmp_path / "copy.gpkg"
-    db.write_bytes(demo_store.read_bytes())
+def test_hostile_and_unmappable_files_change_nothing(demo_copy, tmp_path, capsys):
+    db = demo_copy
     store = open_store(db)
     before = {t: store.count(t) for t in ("violations", "uploads", "quarantine", "audit_log")}
     bomb = tmp_path / "bomb.kml"
@@ -200,9 +196,8 @@ GPX = """<?xml version="1.0" encoding="UTF-8"?>
 </trkseg></trk></gpx>"""
 
 
-def test_gpx_tracks_become_patrol_tracks_one_per_day(demo_store, tmp_path, capsys):
-    db = tmp_path / "copy.gpkg"
-    db.write_bytes(demo_store.read_bytes())
+def test_gpx_tracks_become_patrol_tracks_one_per_day(demo_copy, tmp_path, capsys):
+    db = demo_copy
     for day in ("2025-07-08", "2025-07-09"):
         path = tmp_path / f"{day}.gpx"
         path.write_text(GPX.format(day=day), encoding="utf-8")
@@ -213,9 +208,8 @@ def test_gpx_tracks_become_patrol_tracks_one_per_day(demo_store, tmp_path, capsy
     assert len(mine) == 4 and mine["track_id"].nunique() == 2  # same name, two patrols
 
 
-def test_kml_folders_named_after_categories_give_the_category(demo_store, tmp_path, capsys):
-    db = tmp_path / "copy.gpkg"
-    db.write_bytes(demo_store.read_bytes())
+def test_kml_folders_named_after_categories_give_the_category(demo_copy, tmp_path, capsys):
+    db = demo_copy
     placemark = (
         "<Placemark><name>{name}</name><TimeStamp><when>{when}</when></TimeStamp>"
         "<Point><coordinates>{lon},21.0060,0</coordinates></Point></Placemark>"

@@ -147,10 +147,8 @@ def test_an_empty_selection_exports_headers_only():
 
 
 @pytest.fixture
-def store(demo_store, tmp_path):
-    path = tmp_path / "store.gpkg"
-    path.write_bytes(demo_store.read_bytes())
-    return open_store(path)
+def store(demo_copy):
+    return open_store(demo_copy)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "geojson"])

@@ -57,10 +57,8 @@ def _cp1258(text: str) -> bytes:
 
 
 @pytest.fixture
-def store(demo_store, tmp_path):
-    path = tmp_path / "store.gpkg"
-    path.write_bytes(demo_store.read_bytes())
-    return open_store(path)
+def store(demo_copy):
+    return open_store(demo_copy)
 
 
 def _upload(store, data: bytes, name: str = "team.csv", **options):

@@ -35,11 +35,9 @@ CSV = (
 
 
 @pytest.fixture
-def db(demo_store, tmp_path, monkeypatch):
-    path = tmp_path / "store.gpkg"
-    path.write_bytes(demo_store.read_bytes())  # the demo store is shared: write on a copy
-    monkeypatch.setenv("URBAN_ORDER_DB", str(path))
-    return path
+def db(demo_copy, monkeypatch):
+    monkeypatch.setenv("URBAN_ORDER_DB", str(demo_copy))
+    return demo_copy
 
 
 @pytest.fixture
