@@ -9,8 +9,6 @@ Invalid rings are kept as drawn: :func:`geo.topology.topology_report` repairs an
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -30,6 +28,7 @@ from geo.config import HANOI_CRS, STORAGE_CRS, VN2000_UTM48_CRS
 from geo.crs import metric_crs
 from geo.errors import CRSMismatchError, InputError
 from geo.model import conform
+from geo.text import normalise
 from geo.topology import polygonal
 
 __all__ = ["Level", "check_crs_against", "read_boundaries"]
@@ -494,19 +493,6 @@ def _geometries(gdf: gpd.GeoDataFrame, level: str, name: str, problems: list[str
     return gpd.GeoSeries(out, index=gdf.index, crs=gdf.crs)
 
 
-def _normalise(header: str) -> str:
-    """Lower-case ASCII words joined by ``_``: ``"Mã tổ"`` -> ``"ma_to"``.
-
-    Examples
-    --------
-    >>> _normalise("Tổ dân phố"), _normalise("Số hộ"), _normalise("KHU VỰC")
-    ('to_dan_pho', 'so_ho', 'khu_vuc')
-    """
-    text = header.replace("đ", "d").replace("Đ", "D")
-    text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
-    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
-
-
 def _detect_columns(
     gdf: gpd.GeoDataFrame,
     level: str,
@@ -520,7 +506,7 @@ def _detect_columns(
     by_norm: dict[str, str] = {}
     for header in headers:
         if _text(gdf[header]).notna().any():  # an empty column (a KML Name never set) is none
-            by_norm.setdefault(_normalise(header), header)
+            by_norm.setdefault(normalise(header), header)
     found: dict[str, str] = {}
     explicit = [
         (id_col, "id_column", overrides["id"]),
@@ -530,7 +516,7 @@ def _detect_columns(
     for model_col, argument, asked in explicit:
         if asked is None:
             continue
-        match = asked if asked in headers else by_norm.get(_normalise(asked))
+        match = asked if asked in headers else by_norm.get(normalise(asked))
         if match is None:
             problems.append(
                 f"{argument}={asked!r} is not a column of the file; its columns are: "

@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import logging
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from geo.errors import InputError
 from geo.i18n import LANGUAGES, t
 from geo.model import VIOLATION_STATUSES, categories
 from geo.problems import RowProblem
+from geo.text import normalise
 from geo.values import problems_where
 
 __all__ = [
@@ -129,19 +129,6 @@ _QUALIFIERS = frozenset((
 _KOBO_GEOPOINT = re.compile(r"^_(.+)_(latitude|longitude|altitude|precision)$")
 _KOBO_PARTS = {"latitude": "lat", "longitude": "lon", "altitude": _IGNORE}
 _KOBO_PARTS["precision"] = "gps_accuracy_m"
-
-
-def normalise(text: str) -> str:
-    """Lower-case ASCII words joined by ``_``: diacritics dropped, ``đ`` read as ``d``.
-
-    Examples
-    --------
-    >>> normalise("Vĩ độ"), normalise("  Số tiền phạt (VNĐ) "), normalise("Lấn-chiếm  VỈA HÈ")
-    ('vi_do', 'so_tien_phat_vnd', 'lan_chiem_via_he')
-    """
-    text = str(text).replace("đ", "d").replace("Đ", "D")
-    text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
-    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_")
 
 
 @dataclass(frozen=True)

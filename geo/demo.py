@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from geo.config import TIMEZONE_NAME
 from geo.crs import metric_crs
 from geo.errors import InputError
 from geo.store import create_store
+from geo.text import normalise
 
 __all__ = ["DemoSummary", "build_demo", "slug"]
 
@@ -158,10 +158,8 @@ def slug(name: str) -> str:
     >>> slug("Xã Đông Anh")
     'dong-anh'
     """
-    text = unicodedata.normalize("NFD", name.replace("Đ", "D").replace("đ", "d"))
-    text = "".join(c for c in text if unicodedata.category(c) != "Mn").lower()
-    text = re.sub(r"^(phuong|xa|ward|commune)\s+", "", text.strip())
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "ward"
+    text = re.sub(r"^(phuong|xa|ward|commune)_", "", normalise(name))
+    return text.replace("_", "-") or "ward"
 
 
 def _ward_and_streets(
