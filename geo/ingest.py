@@ -38,7 +38,7 @@ from geo.columns import (
 )
 from geo.config import SNAP_TOLERANCE_M, STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import InputError, MappingError
-from geo.model import KEYS, conform
+from geo.model import KEYS, TIME_COLUMNS, conform
 from geo.problems import RowProblem, problems_frame
 from geo.readers import RawTable, ReadLimits, read_upload
 from geo.store import Query, Store
@@ -143,6 +143,27 @@ class PreparedUpload:
             "same_file_as": self.same_file_as,
             "mapping": {p.name: p.mapping.describe("en") for p in self.parts if p.mapping},
         }
+
+    def points(self) -> gpd.GeoDataFrame:
+        """What the upload would add, as points for a preview map.
+
+        Columns ``category``, ``observed_at`` (each kind's own time), ``fine_vnd``,
+        ``group_id``, ``status``, ``address`` and ``assignment``, missing where a kind has
+        none; records without a category (cleanups, patrol points) count as "other".
+        """
+        frames = []
+        for part in self.parts:
+            rec = part.records.reset_index(drop=True)
+            if not len(rec):
+                continue
+            cells = {name: _column_as_is(rec, name) for name in _POINT_COLUMNS}
+            cells["category"] = cells["category"].fillna("other")
+            cells["observed_at"] = rec[TIME_COLUMNS[part.table]]
+            frames.append(gpd.GeoDataFrame(cells, geometry=rec.geometry.values, crs=STORAGE_CRS))
+        if not frames:
+            empty: dict[str, list[object]] = {n: [] for n in ("observed_at", *_POINT_COLUMNS)}
+            return gpd.GeoDataFrame(empty, geometry=[], crs=STORAGE_CRS)
+        return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=STORAGE_CRS)
 
     def problems(self) -> pd.DataFrame:
         """Every problem of every table, with the table's name."""
@@ -474,6 +495,16 @@ def _values_key(values: dict[str, Any]) -> str:
 def _row_key(table: RawTable, row: int) -> str:
     cells = table.frame.loc[row]
     return _values_key({str(k): (None if pd.isna(v) else v) for k, v in cells.items()})
+
+
+#: The columns of :meth:`PreparedUpload.points` besides the time and the geometry.
+_POINT_COLUMNS = ("category", "fine_vnd", "group_id", "status", "address", "assignment")
+
+
+def _column_as_is(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series(pd.NA, index=frame.index, dtype="object")
 
 
 def _column_or_na(frame: pd.DataFrame, name: str) -> pd.Series:

@@ -17,16 +17,13 @@ from typing import Any
 
 import folium
 import geopandas as gpd
-import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
 from geo.columns import ColumnMapping, normalise
-from geo.config import STORAGE_CRS
 from geo.errors import MappingError, UrbanOrderError
 from geo.i18n import Lang, t, translations
 from geo.ingest import PreparedUpload, UploadOptions, commit_upload, prepare_upload
-from geo.model import TIME_COLUMNS
 from geo.store import Store
 from layers.assets import localize
 from layers.boundaries import group_choropleth, ward_outline, zones_layer
@@ -333,7 +330,7 @@ def _final_summary(summary: Mapping[str, Any], lg: Lang) -> None:
 def _preview(file: _File, prepared: PreparedUpload, filters: Filters, store: Store) -> None:
     lg = filters.lang
     b = load_boundaries(store.location, store.data_version(), filters.ward_id)
-    points = preview_points(prepared)
+    points = prepared.points()
     st.markdown(f"**{t('page.upload.preview', lg)}**")
     fmap = _preview_map(points, b, filters)
     st_folium(
@@ -343,48 +340,6 @@ def _preview(file: _File, prepared: PreparedUpload, filters: Filters, store: Sto
         use_container_width=True,
         returned_objects=[],
     )
-
-
-def preview_points(prepared: PreparedUpload) -> gpd.GeoDataFrame:
-    """The records an upload would add, as points the records layer can draw.
-
-    Cleanups, patrol points and citizen reports lack a category or a fine: they are drawn
-    with what they have (category "other" where none).
-    """
-    frames = []
-    for part in prepared.parts:
-        rec = part.records
-        if not len(rec):
-            continue
-        when = TIME_COLUMNS[part.table]
-        frames.append(
-            gpd.GeoDataFrame(
-                {
-                    "category": _column(rec, "category").fillna("other"),
-                    "observed_at": rec[when],
-                    "fine_vnd": _column(rec, "fine_vnd"),
-                    "group_id": _column(rec, "group_id"),
-                    "status": _column(rec, "status"),
-                    "address": _column(rec, "address"),
-                    "assignment": _column(rec, "assignment"),
-                },
-                geometry=rec.geometry.values,
-                crs=rec.crs or STORAGE_CRS,
-            )
-        )
-    if not frames:
-        return gpd.GeoDataFrame(
-            {"category": [], "observed_at": [], "fine_vnd": [], "group_id": []},
-            geometry=[],
-            crs=STORAGE_CRS,
-        )
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=STORAGE_CRS)
-
-
-def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    if name in frame.columns:
-        return frame[name].reset_index(drop=True)
-    return pd.Series(pd.NA, index=range(len(frame)), dtype="object")
 
 
 def _preview_map(

@@ -275,3 +275,16 @@ def test_cleanups_and_citizen_reports_upload_to_their_tables(store):
     assert (s["accepted"], s["quarantined"]) == (1, 1)  # severity runs from 1 to 3
     report = store.read("citizen_reports").query("upload_id == @s['upload_id']").iloc[0]
     assert (report["category"], report["severity"]) == ("sidewalk_encroachment", 2)
+
+
+def test_points_show_what_an_upload_would_add(store):
+    prepared = prepare_upload(CSV, name="team.csv", store=store, options=UploadOptions(now=NOW))
+    points = prepared.points()
+    assert len(points) == prepared.summary()["accepted"] == 3 and points.crs.to_epsg() == 4326
+    assert set(points["category"]) == {"sidewalk_encroachment", "street_vending", "traffic"}
+    assert points["fine_vnd"].sum() == 3_300_000 and points["observed_at"].notna().all()
+    empty = prepare_upload(CSV, name="team.csv", store=store, options=UploadOptions(now=NOW))
+    commit_upload(prepared, store=store)
+    assert len(empty.points()) == 3  # prepared before the commit: still the three
+    again = prepare_upload(CSV, name="team.csv", store=store, options=UploadOptions(now=NOW))
+    assert again.points().empty  # the same file again would add nothing
