@@ -135,12 +135,3 @@ def _gpkg_path(url: str | Path) -> Path:
     if path.suffix.lower() != ".gpkg":
         raise StoreError(f"{path}: a store file must end in .gpkg (GeoPackage).")
     return path
-
-
-def as_tuple(values: Iterable[str] | str | None) -> tuple[str, ...] | None:
-    """Normalise a filter argument to a tuple (``None`` stays ``None``)."""
-    if values is None:
-        return None
-    if isinstance(values, str):
-        return (values,)
-    return tuple(values)
