@@ -472,3 +472,13 @@ def test_status_code() -> None:
     assert codes.tolist()[:4] == ["warned", "resolved", "fined", "removed"]
     assert codes.iloc[4:].isna().all()
     assert [(p.row, p.reason, p.severity) for p in problems] == [(7, "unknown_status", "flag")]
+
+
+def test_status_reads_the_apps_own_labels_in_both_languages():
+    from geo.i18n import t
+    from geo.model import VIOLATION_STATUSES
+
+    for lang in ("vi", "en"):
+        labels = pd.Series([t(f"status.{code}", lang) for code in VIOLATION_STATUSES])
+        codes, problems = status_code(labels)
+        assert codes.tolist() == list(VIOLATION_STATUSES) and problems == []
