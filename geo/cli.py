@@ -124,6 +124,10 @@ def _parser() -> argparse.ArgumentParser:
         help="import groups even when the topology report finds problems",
     )
     bi.set_defaults(func=_boundaries_import)
+
+    from geo._cli_hotspots import add_commands
+
+    add_commands(sub)
     return p
 
 

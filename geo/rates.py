@@ -201,7 +201,7 @@ def group_hotspots(
     *,
     value: RateValue = "per_1000",
     method: Literal["gi", "moran"] = "gi",
-    permutations: int = 999,
+    permutations: int | None = None,
     alpha: float = ALPHA,
     seed: int = 0,
 ) -> gpd.GeoDataFrame:

@@ -23,7 +23,9 @@ from geo.i18n import Lang
 __all__ = [
     "BACKGROUND",
     "CHOROPLETH_COLORS",
+    "COLD_COLOR",
     "HATCH_FILL",
+    "HOT_COLOR",
     "NO_DATA_COLOR",
     "STREET_STYLES",
     "Background",
@@ -48,6 +50,9 @@ HATCH_FILL = "url(#uo-hatch)"
 WARD_COLOR = "#252525"
 ZONE_COLOR = "#3f3f3f"
 GROUP_LINE_COLOR = "#636363"
+#: Gi* cells significantly hot / cold after the FDR correction.
+HOT_COLOR = "#d7301f"
+COLD_COLOR = "#2171b5"
 
 StreetClass = Literal["major", "medium", "minor", "path"]
 
