@@ -56,7 +56,7 @@ ALPHA = 0.05
 #: Draws of Gi*'s null distribution per neighbourhood size (p-values down to 1e-5).
 TOTAL_DRAWS = 99_999
 #: Up to this many units the null is drawn exactly (without replacement).
-_EXACT_DRAW_LIMIT = 300
+_EXACT_DRAW_LIMIT = 60
 
 
 def contiguity_weights(polygons: gpd.GeoDataFrame | gpd.GeoSeries) -> W:
@@ -245,8 +245,9 @@ def _null_sums(y: np.ndarray, size: int, draws: int, rng: np.random.Generator) -
     if size >= n:
         return np.full(draws, y.sum())
     if n > _EXACT_DRAW_LIMIT:
-        # with hundreds of units, drawing with replacement changes the null's variance by
-        # (n - 1) / (n - size) < 3 %, and costs draws x size instead of draws x n
+        # beyond a few dozen units, drawing with replacement changes the null's variance by
+        # (n - 1) / (n - size), a few per cent and only ever wider (more cautious), and costs
+        # draws x size instead of draws x n
         return y[rng.integers(0, n, size=(draws, size))].sum(axis=1)
     out = np.empty(draws)
     chunk = max(1, 2_000_000 // n)
