@@ -4,6 +4,7 @@
     python bench/run.py assign [--points N] [--groups M] [--json]
     python bench/run.py demo   [--json]
     python bench/run.py import [--rows N] [--json]
+    python bench/run.py hotspots [--records N] [--json]   (see bench/hotspots.py)
 
 Each prints a table; with ``--json`` the last line is one JSON object of the figures.
 """
@@ -208,6 +209,13 @@ def bench_import(args: argparse.Namespace) -> dict[str, float]:
     return figures
 
 
+def bench_hotspots(args: argparse.Namespace) -> dict[str, float]:
+    """Every hotspot method citywide on a synthetic 126-ward city, against plain baselines."""
+    from bench.hotspots import run
+
+    return run(args.records)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
@@ -224,6 +232,11 @@ def main() -> int:
     i = sub.add_parser("import")
     i.add_argument("--rows", type=int, default=1_000_000)
     i.set_defaults(func=bench_import)
+    h = sub.add_parser("hotspots")
+    h.add_argument("--records", type=int, default=1_000_000)
+    # also accepted after the sub-command, as the usage above writes it
+    h.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    h.set_defaults(func=bench_hotspots)
     args = p.parse_args()
     figures = args.func(args)
     print(f"{args.bench}")

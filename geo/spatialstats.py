@@ -55,8 +55,6 @@ log = logging.getLogger(__name__)
 ALPHA = 0.05
 #: Draws of Gi*'s null distribution per neighbourhood size (p-values down to 1e-5).
 TOTAL_DRAWS = 99_999
-#: Up to this many units the null is drawn exactly (without replacement).
-_EXACT_DRAW_LIMIT = 60
 
 
 def contiguity_weights(polygons: gpd.GeoDataFrame | gpd.GeoSeries) -> W:
@@ -244,18 +242,20 @@ def _null_sums(y: np.ndarray, size: int, draws: int, rng: np.random.Generator) -
     n = len(y)
     if size >= n:
         return np.full(draws, y.sum())
-    if n > _EXACT_DRAW_LIMIT:
-        # beyond a few dozen units, drawing with replacement changes the null's variance by
-        # (n - 1) / (n - size), a few per cent and only ever wider (more cautious), and costs
-        # draws x size instead of draws x n
-        return y[rng.integers(0, n, size=(draws, size))].sum(axis=1)
-    out = np.empty(draws)
-    chunk = max(1, 2_000_000 // n)
-    for start in range(0, draws, chunk):
-        m = min(chunk, draws - start)
-        pick = np.argpartition(rng.random((m, n)), size - 1, axis=1)[:, :size]
-        out[start : start + m] = y[pick].sum(axis=1)
-    return out
+    if n <= 4 * size:
+        # small n: rank random keys (costs draws x n, fine for a handful of units)
+        pick = np.argpartition(rng.random((draws, n)), size - 1, axis=1)[:, :size]
+        return y[pick].sum(axis=1)
+    # large n: draw with replacement, then redraw the rows that picked a unit twice. Drawing
+    # with replacement alone would let one extreme unit count twice and fatten the tail that
+    # decides significance.
+    pick = rng.integers(0, n, size=(draws, size))
+    while True:
+        ordered = np.sort(pick, axis=1)
+        clash = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+        if not clash.any():
+            return y[pick].sum(axis=1)
+        pick[clash] = rng.integers(0, n, size=(int(clash.sum()), size))
 
 
 def _directional_p(observed: np.ndarray, sims: np.ndarray, *, up: np.ndarray) -> np.ndarray:
