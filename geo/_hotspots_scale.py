@@ -6,8 +6,11 @@ z-score over increasing distances), the rule here walks up a ladder of "round" c
 
 1. Candidates are the ladder sizes (…, 20, 25, 30, 40, 50, 60, 75, 100, 125, … m) that give at
    least ``MIN_CELLS`` = 30 cells over the area (ArcGIS's minimum for Gi*) and at most
-   ``MAX_CELLS`` = 10,000 (Gi* with 999 permutations stays within seconds), no smaller than
-   ``MIN_CELL_M`` = 20 m (below GPS accuracy in a city street).
+   ``MAX_CELLS`` = 10,000 (Gi* stays within seconds), no smaller than ``MIN_CELL_M`` = 50 m:
+   phones in a street are off by 10–20 m, so smaller cells split one place by chance, and a
+   Gi* neighbourhood (a cell and its ring, ~150 m across) is then about what a patrol covers
+   at one stop. (At 20 m, the demo ward's 10,000 records gave 7,000 hexagons of mostly zeros
+   and ones and no significant cell.)
 2. The walk starts at the smallest candidate holding on average at least one record per cell:
    finer cells hold mostly zeros and ones, where clustering cannot be told from noise.
 3. It climbs to the next size while the global Moran's I z-score of the cell values (records
@@ -36,7 +39,7 @@ MIN_CELLS = 30
 #: Most cells the automatic size may give.
 MAX_CELLS = 10_000
 #: Smallest automatic cell side, in metres.
-MIN_CELL_M = 20.0
+MIN_CELL_M = 50.0
 #: Moran's I z-score above which clustering counts as significant.
 Z_SIGNIFICANT = 1.96
 #: Round cell sizes, metres.

@@ -22,6 +22,7 @@ from layers.style import (
     CHOROPLETH_COLORS,
     COLD_COLOR,
     HOT_COLOR,
+    WARM_COLOR,
     Legend,
     LegendItem,
     format_number,
@@ -30,6 +31,9 @@ from layers.style import (
 __all__ = ["hot_streets_layer", "hotspot_cells", "repeat_places_layer"]
 
 logger = logging.getLogger(__name__)
+
+#: z-score above which a Gi* cell that fails the FDR correction is still shaded (p < 0.05 alone).
+WARM_Z = 1.96
 
 
 def hotspot_cells(
@@ -63,10 +67,14 @@ def hotspot_cells(
     group = folium.FeatureGroup(name=name or legend_title)
     if gi:
         shown = gdf[gdf["hot"] | gdf["cold"] | (gdf["count"] > 0)]
-        fill = np.where(shown["hot"], HOT_COLOR, np.where(shown["cold"], COLD_COLOR, "#ffffff"))
-        opacity = np.where(shown["hot"] | shown["cold"], 0.65, 0.15)
+        warm = ~shown["hot"] & (shown["z"] >= WARM_Z)
+        fill = np.select(
+            [shown["hot"], shown["cold"], warm], [HOT_COLOR, COLD_COLOR, WARM_COLOR], "#ffffff"
+        )
+        opacity = np.where(shown["hot"] | shown["cold"] | warm, 0.65, 0.15)
         items: list[LegendItem] = [
             (HOT_COLOR, t("map.hotspots.hot", lang), "box"),
+            (WARM_COLOR, t("map.hotspots.warm", lang), "box"),
             (COLD_COLOR, t("map.hotspots.cold", lang), "box"),
             ("#ffffff", t("map.hotspots.not_significant", lang), "box"),
         ]

@@ -28,6 +28,7 @@ __all__ = [
     "HOT_COLOR",
     "NO_DATA_COLOR",
     "STREET_STYLES",
+    "WARM_COLOR",
     "Background",
     "HatchPattern",
     "Legend",
@@ -52,6 +53,8 @@ ZONE_COLOR = "#3f3f3f"
 GROUP_LINE_COLOR = "#636363"
 #: Gi* cells significantly hot / cold after the FDR correction.
 HOT_COLOR = "#d7301f"
+#: Gi* cells with z above 1.96 that do not pass the FDR correction: worth a look, not proven.
+WARM_COLOR = "#fcae91"
 COLD_COLOR = "#2171b5"
 
 StreetClass = Literal["major", "medium", "minor", "path"]

@@ -79,6 +79,40 @@ def test_map_page_paints_every_group_offline(browser, app_url):
     page.close()
 
 
+def test_hotspot_page_draws_hot_streets_and_gi_cells_offline(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    foreign: list[str] = []
+
+    def only_loopback(route):
+        host = urlparse(route.request.url).hostname or ""
+        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            foreign.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_loopback)
+    page.goto(f"{app_url}/hotspots", wait_until="domcontentloaded")
+    page.get_by_text("Kiểm chứng").first.wait_for(timeout=90_000)
+    frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+    frame.locator(".leaflet-container").wait_for(timeout=60_000)
+    frame.locator("path.leaflet-interactive").first.wait_for(timeout=30_000)
+    frame.get_by_text("Vi phạm / 100 m đường").first.wait_for(timeout=30_000)  # the legend
+    page.wait_for_timeout(1000)
+    lines = frame.locator("path.leaflet-interactive").count()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "hotspots-streets.png"), full_page=True)
+    assert lines > 50, f"only {lines} hot street segments / places drawn"
+    page.get_by_text("Điểm nóng thống kê (Gi*)").click()
+    # while Streamlit reruns, the old map's iframe may linger beside the new one
+    gi_frame = page.locator('iframe[title="streamlit_folium.st_folium"]').last.content_frame
+    gi_frame.get_by_text("Điểm nóng (có ý nghĩa thống kê)").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SCREENSHOTS / "hotspots-gi.png"), full_page=True)
+    assert not foreign, f"the page tried to reach the internet: {foreign[:5]}"
+    page.close()
+
+
 def test_language_switch_to_english(browser, app_url):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(app_url, wait_until="domcontentloaded")
