@@ -17,6 +17,8 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from geo.cells import hex_grid
+from geo.emerging import emerging_hotspots
 from geo.errors import UrbanOrderError
 from geo.evaluate import evaluate
 from geo.hotspots import hotspots
@@ -51,6 +53,9 @@ BUDGET = 0.05
 TEST_DAYS = 7
 #: Fewest days of training before the test week for the accuracy check.
 MIN_TRAIN_DAYS = 28
+#: Cell size of the emerging hot spot analysis (weekly Gi* needs cells that hold a few records
+#: a week; the finer map cells mostly hold none).
+EMERGING_CELL_M = 150.0
 #: A Knox ratio below this is not worth acting on, however significant (Ratcliffe).
 MEANINGFUL_KNOX = 1.2
 
@@ -112,6 +117,7 @@ def render(filters: Filters) -> None:
         _groups_tab(store.location, version, filters, query)
     with tab_time:
         _time_tab(records, lg)
+        _emerging(store.location, version, filters.ward_id, query, lg)
     with tab_repeat:
         _repeat_tab(store.location, version, query, places, lg)
 
@@ -191,6 +197,17 @@ def _track_record(
 @st.cache_data(max_entries=16, show_spinner=False)
 def _places(location: str, version: int, query: Query) -> gpd.GeoDataFrame:
     return repeat_places(load_records(location, version, "violations", query))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _emerging_table(
+    location: str, version: int, ward_id: str, query: Query
+) -> tuple[pd.DataFrame, int]:
+    b = load_boundaries(location, version, ward_id)
+    records = load_records(location, version, "violations", query)
+    cells = hex_grid(b["wards"], cell_m=EMERGING_CELL_M)
+    result = emerging_hotspots(records, cells)
+    return pd.DataFrame(result.drop(columns="geometry")), len(result.attrs.get("periods", []))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -370,6 +387,25 @@ def _time_tab(records: pd.DataFrame, lg: Lang) -> None:
     table = hour_weekday(records)
     table.index = [t(f"weekday.{d}", lg) for d in table.index]
     st.dataframe(table, width="stretch")
+
+
+def _emerging(location: str, version: int, ward_id: str, query: Query, lg: Lang) -> None:
+    st.subheader(t("page.hotspots.emerging", lg))
+    try:
+        table, weeks = _emerging_table(location, version, ward_id, query)
+    except UrbanOrderError as exc:
+        st.caption(str(exc))
+        return
+    counts = table["category"].value_counts()
+    shown = pd.DataFrame(
+        {
+            t("page.hotspots.pattern", lg): [t(f"pattern.{c}", lg) for c in counts.index],
+            t("page.hotspots.cells", lg): counts.to_numpy(),
+        }
+    )
+    st.dataframe(shown, hide_index=True, width="stretch")
+    st.caption(t("page.hotspots.emerging_caption", lg, cell=format_number(EMERGING_CELL_M, lg),
+                 weeks=weeks))  # fmt: skip
 
 
 def _repeat_tab(

@@ -90,8 +90,8 @@ def test_cell_size_and_language_change_the_map(at):
 
 def test_tabs_show_groups_trends_and_repeats(at):
     tables = [d.value for d in at.dataframe]
-    # ranking, groups, hour x weekday, repeat places, repeat offenders, Knox
-    assert len(tables) == 6, [list(t.columns)[:3] for t in tables]
+    # ranking, groups, hour x weekday, emerging patterns, repeat places, offenders, Knox
+    assert len(tables) == 7, [list(t.columns)[:3] for t in tables]
     groups = tables[1]
     assert len(groups) == 92
     hour_weekday = tables[2]
@@ -99,7 +99,9 @@ def test_tabs_show_groups_trends_and_repeats(at):
         "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"
     ]  # fmt: skip
     assert hour_weekday.shape[1] == 24
-    knox = tables[5]
+    emerging = tables[3]
+    assert emerging["Số ô"].sum() > 100 and "Không có xu hướng" in set(emerging["Kiểu"])
+    knox = tables[6]
     assert knox.shape == (4, 4)
     assert any("Mann–Kendall" in c.value for c in at.caption)
 
