@@ -50,8 +50,9 @@ def app_url(demo_store, tmp_path_factory):
         server.stop()
 
 
-def test_map_page_paints_every_group_offline(browser, app_url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def _loopback_only_page(browser, *, height: int):
+    """A page whose requests beyond this machine are refused and listed (the app is offline)."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
     foreign: list[str] = []
 
     def only_loopback(route):
@@ -63,6 +64,11 @@ def test_map_page_paints_every_group_offline(browser, app_url):
             route.abort()
 
     page.route("**/*", only_loopback)
+    return page, foreign
+
+
+def test_map_page_paints_every_group_offline(browser, app_url):
+    page, foreign = _loopback_only_page(browser, height=1000)
     page.goto(app_url, wait_until="domcontentloaded")
     frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
     frame.locator(".leaflet-container").wait_for(timeout=60_000)
@@ -80,18 +86,7 @@ def test_map_page_paints_every_group_offline(browser, app_url):
 
 
 def test_hotspot_page_draws_hot_streets_and_gi_cells_offline(browser, app_url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    foreign: list[str] = []
-
-    def only_loopback(route):
-        host = urlparse(route.request.url).hostname or ""
-        if host in ("127.0.0.1", "localhost") or route.request.url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            foreign.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_loopback)
+    page, foreign = _loopback_only_page(browser, height=1100)
     page.goto(f"{app_url}/hotspots", wait_until="domcontentloaded")
     page.get_by_text("Kiểm chứng").first.wait_for(timeout=90_000)
     frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
