@@ -83,7 +83,7 @@ def _hotspots(args: argparse.Namespace) -> int:
 
     points = _read_points(args.points, layer=args.layer, weight=args.weight)
     area = _read_area(args.boundary)
-    streets = _read_streets(args.network, area, points) if args.network else None
+    streets = _read_streets(args.network, area) if args.network else None
     months = None
     if args.time_col:
         months = _months(points, args.time_col)
@@ -127,7 +127,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     points = _read_points(args.points, layer=args.layer, weight=args.weight)
     area = _read_area(args.boundary)
-    streets = _read_streets(args.network, area, points) if args.network else None
+    streets = _read_streets(args.network, area) if args.network else None
     if args.methods:
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         unknown = sorted(set(methods) - set(METHOD_CHOICES))
@@ -209,9 +209,7 @@ def _read_area(path: Path | None) -> gpd.GeoDataFrame | None:
     return area
 
 
-def _read_streets(
-    path: Path, area: gpd.GeoDataFrame | None, points: gpd.GeoDataFrame
-) -> gpd.GeoDataFrame:
+def _read_streets(path: Path, area: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     from geo.network import load_network, street_edges
 
     graph = load_network(path)

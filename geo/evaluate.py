@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -29,12 +29,12 @@ import pandas as pd
 
 from geo.crs import metric_crs
 from geo.errors import InputError
+from geo.hotspots import Method
 
 __all__ = ["METHODS", "Split", "evaluate", "select_budget", "split_points"]
 
 log = logging.getLogger(__name__)
 
-Method = Literal["grid", "hex", "kde", "gi", "streets"]
 #: The hotspot methods, in the order they are reported.
 METHODS: tuple[Method, ...] = ("grid", "hex", "kde", "gi", "streets")
 
@@ -232,8 +232,7 @@ def _score(
         assert streets is not None
         counted = hot_streets(test, streets, weight=weight)
         per_unit = counted.set_index("segment_id")["count"]
-        key = units["unit_id"] if "unit_id" in units.columns else units["segment_id"]
-        hits = float(key[chosen].map(per_unit).fillna(0).sum())
+        hits = float(units.loc[chosen, "unit_id"].map(per_unit).fillna(0).sum())
     else:
         hits = _hits_in_cells(units[chosen], test, weight)
     total = float(pd.to_numeric(test[weight], errors="coerce").sum()) if weight else len(test)

@@ -28,11 +28,11 @@ import logging
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
 from geo._hot_streets_segments import metric_segments
+from geo.cells import point_weights
 from geo.config import STORAGE_CRS
 from geo.errors import InputError
 
@@ -110,7 +110,7 @@ def hot_streets(
         raise InputError("points has no CRS; set it (EPSG:4326 for GPS longitude/latitude).")
     if max_distance_m <= 0:
         raise InputError(f"max_distance_m must be positive, got {max_distance_m}.")
-    weights = _weights(points, weight)
+    weights = point_weights(points, weight)
     crs, segs = metric_segments(streets, segment_m)
 
     rows, xy = _coordinates(points, crs)
@@ -246,22 +246,6 @@ def _snap(xy: np.ndarray, lines: np.ndarray, max_distance: float) -> tuple[np.nd
     if not found:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     return np.concatenate(found), np.concatenate(nearest)
-
-
-def _weights(points: gpd.GeoDataFrame, weight: str | None) -> np.ndarray:
-    if weight is None:
-        return np.ones(len(points))
-    if weight not in points.columns:
-        raise InputError(f"weight column {weight!r} is not in points; choose a numeric column.")
-    raw = points[weight]
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna()
-    if bad.any():
-        raise InputError(
-            f"weight column {weight!r} has {int(bad.sum())} non-numeric value(s), e.g. "
-            f"{raw[bad].iloc[0]!r}; clean them or count records instead (weight=None)."
-        )
-    return np.asarray(values.fillna(0), dtype="float64")
 
 
 def _smoothed_rate(counts: np.ndarray, lengths: np.ndarray, min_length: float) -> np.ndarray:

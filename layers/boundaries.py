@@ -29,7 +29,14 @@ from layers.style import (
     format_number,
 )
 
-__all__ = ["classify", "group_choropleth", "ward_outline", "zones_layer"]
+__all__ = [
+    "class_colors",
+    "class_items",
+    "classify",
+    "group_choropleth",
+    "ward_outline",
+    "zones_layer",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +178,7 @@ def group_choropleth(
     if k < 1 or k > len(CHOROPLETH_COLORS):
         raise InputError(f"k must be between 1 and {len(CHOROPLETH_COLORS)}; got {k}.")
     classes, bins = classify(values, k=k, scheme=scheme)
-    colors = _palette(len(bins))
+    colors = class_colors(len(bins))
     zone = gdf["zone_name"] if "zone_name" in gdf.columns else gdf.get("zone_id")
     population = gdf["population"] if "population" in gdf.columns else None
     props = pd.DataFrame(
@@ -210,7 +217,10 @@ def group_choropleth(
             ),
             control=False,
         ).add_to(group)
-    Legend(legend_title, _legend_items(values, bins, colors, lang=lang, fmt=fmt)).add_to(group)
+    items = class_items(values, bins, colors, lang=lang, fmt=fmt)
+    if values.isna().any():
+        items.append((NO_DATA_COLOR, t("map.legend.no_data", lang), "hatch"))
+    Legend(legend_title, items).add_to(group)
     return localize(group)
 
 
@@ -273,16 +283,24 @@ def _breaks(x: np.ndarray, *, k: int, scheme: Scheme) -> np.ndarray:
     return bins
 
 
-def _palette(n: int) -> list[str]:
+def class_colors(n: int) -> list[str]:
+    """``n`` colours of the sequential scheme, light to dark (the middle one for a lone class)."""
     if n <= 1:
         return list(CHOROPLETH_COLORS[2:3])[:n]
     last = len(CHOROPLETH_COLORS) - 1
     return [CHOROPLETH_COLORS[round(i * last / (n - 1))] for i in range(n)]
 
 
-def _legend_items(
-    values: pd.Series, bins: np.ndarray, colors: list[str], *, lang: Lang, fmt: str
+def class_items(
+    values: pd.Series,
+    bins: np.ndarray,
+    colors: list[str],
+    *,
+    lang: Lang,
+    fmt: str,
+    kind: Literal["box", "line"] = "box",
 ) -> list[LegendItem]:
+    """Legend rows of the classes of :func:`classify`, each labelled by the values it holds."""
     items: list[LegendItem] = []
     x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     for i, (upper, color) in enumerate(zip(bins, colors, strict=True)):
@@ -293,9 +311,7 @@ def _legend_items(
             continue  # an empty class would only confuse the reader
         low, high = members.min(), members.max()
         a, b = format_number(float(low), lang, fmt=fmt), format_number(float(high), lang, fmt=fmt)
-        items.append((color, a if a == b else f"{a} – {b}", "box"))
-    if values.isna().any():
-        items.append((NO_DATA_COLOR, t("map.legend.no_data", lang), "hatch"))
+        items.append((color, a if a == b else f"{a} – {b}", kind))
     return items
 
 

@@ -17,9 +17,8 @@ import pandas as pd
 from geo.i18n import Lang, t
 from layers._geojson import feature_collection, to_wgs84
 from layers.assets import localize
-from layers.boundaries import classify
+from layers.boundaries import class_colors, class_items, classify
 from layers.style import (
-    CHOROPLETH_COLORS,
     COLD_COLOR,
     HOT_COLOR,
     WARM_COLOR,
@@ -28,7 +27,7 @@ from layers.style import (
     format_number,
 )
 
-__all__ = ["hot_streets_layer", "hotspot_cells", "repeat_places_layer"]
+__all__ = ["between_label", "hot_streets_layer", "hotspot_cells", "repeat_places_layer"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,10 +80,10 @@ def hotspot_cells(
     else:
         shown = gdf[gdf["score"] > 0]
         classes, bins = classify(shown["score"], k=5, scheme="quantiles")
-        colors = _palette(len(bins))
+        colors = class_colors(len(bins))
         fill = np.array([colors[c] if c >= 0 else "#ffffff" for c in classes], dtype=object)
         opacity = np.full(len(shown), 0.6)
-        items = _class_items(shown["score"], bins, colors, lang=lang, fmt=fmt)
+        items = class_items(shown["score"], bins, colors, lang=lang, fmt=fmt)
     props = pd.DataFrame(
         {
             "rank": shown["rank"].astype(int).to_numpy(),
@@ -138,14 +137,14 @@ def hot_streets_layer(
     group = folium.FeatureGroup(name=title)
     shown = gdf[gdf["count"] > 0]
     classes, bins = classify(shown["per_100m"], k=5, scheme="quantiles")
-    colors = _palette(len(bins))
+    colors = class_colors(len(bins))
     unnamed = t("map.street.unnamed", lang)
     props = pd.DataFrame(
         {
             "rank": shown["rank"].astype(int).to_numpy(),
             "name": shown["name"].astype("string").fillna(unnamed).to_numpy(),
             "between": [
-                _between(a, b, lang)
+                between_label(a, b)
                 for a, b in zip(_col(shown, "from_name"), _col(shown, "to_name"), strict=True)
             ],
             "count": [format_number(v, lang) for v in shown["count"]],
@@ -178,12 +177,7 @@ def hot_streets_layer(
             ),
             control=False,
         ).add_to(group)
-    items: list[LegendItem] = [
-        (color, label, "line")
-        for color, label, _kind in _class_items(
-            shown["per_100m"], bins, colors, lang=lang, fmt="{:,.1f}"
-        )
-    ]
+    items = class_items(shown["per_100m"], bins, colors, lang=lang, fmt="{:,.1f}", kind="line")
     Legend(t("map.hotspots.per_100m", lang), items).add_to(group)
     return localize(group)
 
@@ -230,29 +224,6 @@ def repeat_places_layer(
     return localize(group)
 
 
-def _palette(n: int) -> list[str]:
-    if n <= 1:
-        return list(CHOROPLETH_COLORS[-2:-1])[:n]
-    last = len(CHOROPLETH_COLORS) - 1
-    return [CHOROPLETH_COLORS[round(i * last / (n - 1))] for i in range(n)]
-
-
-def _class_items(
-    values: pd.Series, bins: np.ndarray, colors: list[str], *, lang: Lang, fmt: str
-) -> list[LegendItem]:
-    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    items: list[LegendItem] = []
-    for i, (upper, color) in enumerate(zip(bins, colors, strict=True)):
-        inside = x <= upper if i == 0 else (x > bins[i - 1]) & (x <= upper)
-        members = x[inside]
-        if not len(members):
-            continue
-        a = format_number(float(members.min()), lang, fmt=fmt)
-        b = format_number(float(members.max()), lang, fmt=fmt)
-        items.append((color, a if a == b else f"{a} – {b}", "box"))
-    return items
-
-
 def _cell_style(feature: dict) -> dict:
     p = feature["properties"]
     return {"color": "#7f7f7f", "weight": 0.5, "fillColor": p["fill"], "fillOpacity": p["opacity"]}
@@ -267,8 +238,9 @@ def _col(frame: pd.DataFrame, column: str) -> list[object]:
     return frame[column].tolist() if column in frame.columns else [None] * len(frame)
 
 
-def _between(a: object, b: object, lang: Lang) -> str:
-    names = [str(v) for v in (a, b) if isinstance(v, str) and v]
+def between_label(from_name: object, to_name: object) -> str:
+    """ "Phố A – Phố B" for a street segment's ends, whichever are known ("—" for neither)."""
+    names = [str(v) for v in (from_name, to_name) if isinstance(v, str) and v]
     return " – ".join(names) if names else "—"
 
 

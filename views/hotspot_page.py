@@ -29,7 +29,12 @@ from geo.store import Query
 from geo.trends import hour_weekday, trend
 from layers.assets import localize
 from layers.boundaries import group_choropleth, ward_outline, zones_layer
-from layers.hotspots import hot_streets_layer, hotspot_cells, repeat_places_layer
+from layers.hotspots import (
+    between_label,
+    hot_streets_layer,
+    hotspot_cells,
+    repeat_places_layer,
+)
 from layers.style import format_number
 from views.common import (
     Filters,
@@ -292,7 +297,7 @@ def _ranked(units: gpd.GeoDataFrame, method: str, lg: Lang) -> None:
                 t("map.hotspots.rank", lg): top["rank"].to_numpy(),
                 t("map.tooltip.street", lg): top["name"].fillna(unnamed).to_numpy(),
                 t("map.hotspots.between", lg): [
-                    " – ".join(str(v) for v in (a, b) if isinstance(v, str) and v) or "—"
+                    between_label(a, b)
                     for a, b in zip(top["from_name"], top["to_name"], strict=True)
                 ],
                 t("map.hotspots.count", lg): [format_number(v, lg) for v in top["count"]],
@@ -462,8 +467,11 @@ def _repeat_tab(
         return
     _knox_sentence(knox, lg)
     matrix = knox.assign(
-        distance=[f"{a:g}–{b:g} m" for a, b in zip(knox.iloc[:, 0], knox.iloc[:, 1], strict=True)],
-        days=[f"{a:g}–{b:g}" for a, b in zip(knox.iloc[:, 2], knox.iloc[:, 3], strict=True)],
+        distance=[
+            f"{a:g}–{b:g} m"
+            for a, b in zip(knox["distance_from_m"], knox["distance_to_m"], strict=True)
+        ],
+        days=[f"{a:g}–{b:g}" for a, b in zip(knox["days_from"], knox["days_to"], strict=True)],
         cell=[
             format_number(r, lg, fmt="{:.2f}") + (" *" if s else "")
             for r, s in zip(knox["knox_ratio"], knox["significant"], strict=True)
@@ -477,8 +485,8 @@ def _knox_sentence(knox: pd.DataFrame, lg: Lang) -> None:
     if bool(first["significant"]) and first["knox_ratio"] >= MEANINGFUL_KNOX:
         st.info(t("page.hotspots.knox_yes", lg,
                   pct=format_number((first["knox_ratio"] - 1) * 100, lg),
-                  metres=format_number(knox.iloc[0, 1], lg),
-                  days=format_number(knox.iloc[0, 3], lg)))  # fmt: skip
+                  metres=format_number(first["distance_to_m"], lg),
+                  days=format_number(first["days_to"], lg)))  # fmt: skip
     else:
         st.caption(t("page.hotspots.knox_no", lg, ratio=format_number(MEANINGFUL_KNOX, lg,
                                                                     fmt="{:.1f}")))  # fmt: skip

@@ -146,7 +146,7 @@ def test_weights_are_summed_and_must_be_numeric():
     bad = POINTS.assign(fine=["x"] * len(POINTS))
     with pytest.raises(InputError, match="non-numeric"):
         hot_streets(bad, STREETS, weight="fine")
-    with pytest.raises(InputError, match="not in points"):
+    with pytest.raises(InputError, match="is not among"):
         hot_streets(POINTS, STREETS, weight="nope")
 
 

@@ -197,11 +197,11 @@ def test_kim_lien_ward_outline(kim_lien_ward):
 
 
 def test_legend_shows_the_values_each_class_holds():
-    from layers.boundaries import _legend_items, classify
+    from layers.boundaries import class_items, classify
 
     counts = pd.Series([0, 0, 0, 0, 0, 0, 1, 2, 7, 9], dtype="float64")
     classes, bins = classify(counts, k=3)
-    items = _legend_items(counts, bins, ["a", "b", "c"], lang="vi", fmt="{:,.0f}")
+    items = class_items(counts, bins, ["a", "b", "c"], lang="vi", fmt="{:,.0f}")
     labels = [label for _, label, _ in items]
     # each label spans exactly the values drawn in its colour; no empty class is listed
     held = [counts[classes == c] for c in sorted(set(classes))]
