@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import geopandas as gpd
-from pyproj import CRS
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
 
 from geo.config import HANOI_BBOX, HANOI_CRS
 from geo.errors import GeographicCRSError
 
-__all__ = ["metric_crs", "require_projected", "to_metric"]
+__all__ = ["metric_crs", "point_xy", "require_projected", "to_metric"]
 
 
 def metric_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
@@ -42,7 +44,11 @@ def metric_crs(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
         )
     if len(gdf) == 0 or gdf.geometry.is_empty.all():
         raise GeographicCRSError("No features to choose a metric CRS for.")
-    left, bottom, right, top = gdf.to_crs(4326).total_bounds
+    bounds = gdf.total_bounds
+    if not CRS.from_user_input(gdf.crs).equals(CRS.from_epsg(4326)):
+        to_degrees = Transformer.from_crs(gdf.crs, 4326, always_xy=True)
+        bounds = to_degrees.transform_bounds(*bounds)
+    left, bottom, right, top = bounds
     h_left, h_bottom, h_right, h_top = HANOI_BBOX
     if left >= h_left and right <= h_right and bottom >= h_bottom and top <= h_top:
         return CRS.from_user_input(HANOI_CRS)
@@ -83,3 +89,29 @@ def to_metric(gdf: gpd.GeoDataFrame, *, crs: CRS | str | int | None = None) -> g
     """Return a copy of ``gdf`` in ``crs`` (default: :func:`metric_crs` of ``gdf``)."""
     target = metric_crs(gdf) if crs is None else CRS.from_user_input(crs)
     return gdf.to_crs(target)
+
+
+def point_xy(points: gpd.GeoSeries, crs: CRS | str | int) -> np.ndarray:
+    """Coordinates of points in ``crs`` as an (n, 2) array, without building new geometries.
+
+    Much faster than ``to_crs`` for hundreds of thousands of GPS fixes; missing or empty
+    points give NaN rows.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point
+    >>> xy = point_xy(gpd.GeoSeries([Point(105.83, 21.01), None], crs=4326), 5897)
+    >>> xy.round(0).tolist()[0], bool(np.isnan(xy[1]).all())
+    ([586087.0, 2324284.0], True)
+    """
+    geoms = points.to_numpy()
+    xy = np.full((len(geoms), 2), np.nan)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if ok.any():
+        xy[ok] = shapely.get_coordinates(geoms[ok])
+    target = CRS.from_user_input(crs)
+    if ok.any() and points.crs is not None and not CRS.from_user_input(points.crs).equals(target):
+        move = Transformer.from_crs(points.crs, target, always_xy=True)
+        x, y = move.transform(xy[ok, 0], xy[ok, 1])
+        xy[ok] = np.column_stack([x, y])
+    return xy

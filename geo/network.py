@@ -41,6 +41,13 @@ log = logging.getLogger(__name__)
 _NOT_STREETS = frozenset(
     {"abandoned", "construction", "no", "planned", "platform", "proposed", "raceway", "razed"}
 )
+#: ``footway=*`` values of ways that are part of a street already drawn: a sidewalk mapped
+#: beside its road, a zebra crossing. Kept, they double the street: records and patrols
+#: along "Phố Huế" land on an unnamed footway 8 m off its centreline.
+_PART_OF_STREET = frozenset({"sidewalk", "crossing"})
+#: Ways tagged ``foot=no`` are left out too: elevated expressways and flyovers (Vành đai 2,
+#: "Cầu vượt ..."), drawn right above the street a team walks, where nobody vends, parks on
+#: a sidewalk or patrols.
 #: Importance of highway values, most important first: a merged segment is labelled with the
 #: most important of its values (osmnx keeps them as an unordered list).
 _HIGHWAY_RANK = (
@@ -399,7 +406,13 @@ def _keep_street_ways(root: Any) -> int:
         if element.tag == "way":
             tags = {t.get("k"): t.get("v") for t in element.iter("tag")}
             highway = tags.get("highway")
-            if highway is None or highway in _NOT_STREETS or tags.get("area") == "yes":
+            if (
+                highway is None
+                or highway in _NOT_STREETS
+                or tags.get("area") == "yes"
+                or tags.get("footway") in _PART_OF_STREET
+                or tags.get("foot") == "no"
+            ):
                 root.remove(element)
                 continue
             kept += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import functools
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import geopandas as gpd
@@ -292,13 +293,34 @@ def _kim_lien_graph(path: Path) -> nx.MultiDiGraph:
 
 @pytest.mark.realdata
 def test_kim_lien_network_matches_the_data_readme(kim_lien_osm: Path, kim_lien_ward: Path) -> None:
-    g = _kim_lien_graph(kim_lien_osm)
-    assert (g.number_of_nodes(), g.number_of_edges()) == (1610, 4106)
+    # The README counts osmnx's graph of every highway way: 1,610 nodes / 4,106 edges.
+    full = ox.graph_from_xml(kim_lien_osm)
+    assert (full.number_of_nodes(), full.number_of_edges()) == (1610, 4106)
     ward = gpd.read_file(kim_lien_ward).geometry.iloc[0]
-    inside = ox.truncate.truncate_graph_polygon(g, ward, truncate_by_edge=True)
+    inside = ox.truncate.truncate_graph_polygon(full, ward, truncate_by_edge=True)
     assert (inside.number_of_nodes(), inside.number_of_edges()) == (1112, 2909)
     km = sum(d["length"] for *_, d in inside.edges(data=True)) / 1000
     assert km == pytest.approx(134.6, abs=0.05)
+
+
+@pytest.mark.realdata
+def test_kim_lien_network_leaves_out_sidewalks_crossings_and_flyovers(kim_lien_osm: Path) -> None:
+    root = ET.parse(kim_lien_osm).getroot()
+    left_out, kept = set(), set()
+    for way in root.iter("way"):
+        tags = {t.get("k"): t.get("v") for t in way.iter("tag")}
+        if "highway" not in tags:
+            continue
+        part = tags.get("footway") in ("sidewalk", "crossing") or tags.get("foot") == "no"
+        (left_out if part else kept).add(int(way.get("id")))
+    assert len(left_out) > 150  # 88 sidewalks, 74 crossings, Vành đai 2 and the flyovers
+    g = _kim_lien_graph(kim_lien_osm)
+    osmids: set[int] = set()
+    for *_, d in g.edges(data=True):
+        osmids.update(d["osmid"] if isinstance(d["osmid"], list) else [d["osmid"]])
+    assert not osmids & left_out
+    assert len(osmids & kept) > 0.9 * len(kept)  # the rest stays (bar a few cut-off bits)
+    assert (g.number_of_nodes(), g.number_of_edges()) == (1145, 2552)
 
 
 @pytest.mark.realdata
@@ -320,7 +342,9 @@ def test_kim_lien_street_table_length(kim_lien_osm: Path, kim_lien_ward: Path) -
     oracle_km = float((clipped * np.where(twin, 0.5, 1.0)).sum()) / 1000
     km = streets["length_m"].sum() / 1000
     assert km == pytest.approx(oracle_km, rel=0.005)
-    assert 70 < km < 74  # ≈ 72.0 km of streets in the 2.42 km² ward
+    # ≈ 53.3 km of streets in the 2.42 km² ward; ~19 km more are sidewalks and crossings
+    # drawn beside their roads, and Vành đai 2 and the flyovers above them.
+    assert 52 < km < 55
 
 
 def test_download_boundary_offline_names_the_offline_alternative(
