@@ -26,12 +26,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
 
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
-from geo.crs import metric_crs, point_xy
+from geo.crs import metric_crs
 from geo.errors import InputError
-from geo.tracks import TrackSettings, _clean, _Cleaned
+from geo.tracks import TrackSettings, _as_cleaned, _Cleaned
 
 __all__ = ["coverage_by_area", "coverage_totals", "street_coverage"]
 
@@ -94,7 +93,7 @@ def street_coverage(
         the window and the number of fixes used.
     """
     _check(streets, tolerance_m, min_share, sample_m, max_step_m)
-    track = _window(_cleaned(fixes, settings), start, end)
+    track = _window(_as_cleaned(fixes, settings), start, end)
     out = streets.to_crs(STORAGE_CRS).copy()
     if out.empty:
         return _assemble(out, np.zeros(0), np.zeros(0), np.zeros(0), min_share, start, end, 0)
@@ -161,8 +160,8 @@ def coverage_by_area(
     if id_column not in areas.columns:
         raise InputError(f"areas has no column {id_column!r}; pass the column of their ids.")
     ids = areas[id_column].to_numpy()
-    street_m = np.zeros(len(areas))
-    covered_m = np.zeros(len(areas))
+    street_m: np.ndarray = np.zeros(len(areas))
+    covered_m: np.ndarray = np.zeros(len(areas))
     if len(edges) and len(areas):
         crs = metric_crs(edges)
         lines = edges.geometry.to_crs(crs).to_numpy()
@@ -203,19 +202,6 @@ def _local(ts: pd.Timestamp | str | None) -> pd.Timestamp | None:
         return None
     stamp = pd.Timestamp(ts)
     return stamp.tz_localize(TIMEZONE_NAME) if stamp.tzinfo is None else stamp
-
-
-def _cleaned(fixes: gpd.GeoDataFrame, settings: TrackSettings | None) -> _Cleaned:
-    """Raw fixes cleaned; fixes cleaned already (a ``segment`` column) taken as they are."""
-    if "segment" not in fixes.columns:
-        return _clean(fixes, settings or TrackSettings())
-    if fixes.crs is None:
-        raise InputError("fixes has no CRS; set it (EPSG:4326 for GPS longitude/latitude).")
-    frame = fixes.sort_values(["segment", "t"], kind="stable")
-    crs = metric_crs(frame) if len(frame) else CRS.from_user_input(STORAGE_CRS)
-    t = frame["t"].to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
-    code = pd.factorize(frame["segment"].astype(str).to_numpy(), sort=True)[0]
-    return _Cleaned(frame, point_xy(frame.geometry, crs), t, code, crs)
 
 
 def _window(track: _Cleaned, start: pd.Timestamp | None, end: pd.Timestamp | None) -> _Cleaned:
@@ -262,7 +248,7 @@ def _reach(
     direction /= np.maximum(np.hypot(*direction.T), 1e-9)[:, None]
     # Candidate pairs from bounding boxes (no GEOS predicate), exact distances in numpy.
     low, high = np.minimum(a, b) - tolerance, np.maximum(a, b) + tolerance
-    tree = shapely.STRtree(shapely.points(pts))
+    tree = shapely.STRtree(np.asarray(shapely.points(pts)))
     step, sample = tree.query(shapely.box(low[:, 0], low[:, 1], high[:, 0], high[:, 1]))
     aligned = np.abs(np.einsum("ij,ij->i", direction[sample], heading[step])) >= MIN_ALIGNMENT
     step, sample = step[aligned], sample[aligned]

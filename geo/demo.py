@@ -19,9 +19,10 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.assign import assign_to_groups
-from geo.config import TIMEZONE_NAME
+from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.crs import metric_crs
 from geo.errors import InputError
+from geo.model import conform
 from geo.store import create_store
 from geo.text import normalise
 
@@ -123,7 +124,13 @@ def build_demo(
     tick(0.7, "store")
     store = create_store(out, overwrite=overwrite)
     store.write(
-        {"wards": ward_gdf, "zones": zones, "groups": groups, "streets": streets},
+        {
+            "wards": ward_gdf,
+            "zones": zones,
+            "groups": groups,
+            "streets": streets,
+            "places": _office(ward_gdf),
+        },
         user="demo",
         action="demo boundaries",
     )
@@ -146,6 +153,26 @@ def build_demo(
     )
     log.info("demo store %s built in %.1f s: %s", out, summary.seconds, summary.rows)
     return summary
+
+
+def _office(ward: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The ward office (trụ sở UBND phường) where patrols start: the demo's patrols leave from
+    a point inside the ward, the same one ``geo._demo_activity`` uses."""
+    metric = ward.to_crs(metric_crs(ward))
+    spot = metric.geometry.representative_point().to_crs(STORAGE_CRS)
+    return conform(
+        "places",
+        gpd.GeoDataFrame(
+            {
+                "place_id": [f"{ward['ward_id'].iloc[0]}-office"],
+                "ward_id": [ward["ward_id"].iloc[0]],
+                "kind": ["office"],
+                "name": ["Trụ sở UBND phường"],
+            },
+            geometry=spot.to_numpy(),
+            crs=STORAGE_CRS,
+        ),
+    )
 
 
 def slug(name: str) -> str:

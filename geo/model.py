@@ -102,6 +102,13 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "synthetic": "boolean",
         "geometry": "geometry",
     },
+    "places": {
+        "place_id": "string",
+        "ward_id": "string",
+        "kind": "string",
+        "name": "string",
+        "geometry": "geometry",
+    },
     "patrol_points": {
         "track_id": "string",
         "ward_id": "string",
@@ -185,6 +192,7 @@ SPATIAL_TABLES: dict[str, str] = {
     "violations": "Point",
     "cleanups": "Point",
     "patrol_points": "Point",
+    "places": "Point",
     "citizen_reports": "Point",
     "streets": "LineString",
 }
@@ -198,6 +206,7 @@ KEYS: dict[str, str] = {
     "cleanups": "cleanup_id",
     "citizen_reports": "report_id",
     "streets": "street_id",
+    "places": "place_id",
     "campaigns": "campaign_id",
     "uploads": "upload_id",
 }

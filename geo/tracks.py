@@ -103,17 +103,6 @@ def clean_tracks(
     return out
 
 
-@dataclass(frozen=True)
-class _Cleaned:
-    """Kept fixes and their metric coordinates, for callers that go on measuring."""
-
-    frame: gpd.GeoDataFrame  # as returned by clean_tracks
-    xy: np.ndarray  # metric coordinates of the kept fixes
-    t: np.ndarray  # epoch seconds
-    segment: np.ndarray  # int code of the segment, increasing along the frame
-    crs: CRS
-
-
 def track_lines(fixes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """One line per segment of cleaned fixes (the output of :func:`clean_tracks`).
 
@@ -127,37 +116,39 @@ def track_lines(fixes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if fixes.empty:
         return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=STORAGE_CRS)
     crs = metric_crs(fixes)
-    metric = fixes.to_crs(crs)
-    xy = shapely.get_coordinates(metric.geometry.to_numpy())
-    segments = metric["segment"].to_numpy()
+    xy = point_xy(fixes.geometry, crs)
+    segments = fixes["segment"].astype(str).to_numpy()
     starts = np.flatnonzero(np.r_[True, segments[1:] != segments[:-1]])
-    counts = np.diff(np.r_[starts, len(metric)])
+    counts = np.diff(np.r_[starts, len(fixes)])
     many = counts >= 2
-    offsets = np.r_[0, np.cumsum(counts)]
-    parts = [xy[offsets[i] : offsets[i + 1]] for i in np.flatnonzero(many)]
-    if parts:
-        which = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-        lines = shapely.linestrings(np.vstack(parts), indices=which)
-    else:
-        lines = np.array([], dtype=object)
-    first = metric.iloc[starts[many]]
-    t = metric["t"]
+    which = np.repeat(np.arange(len(starts)), counts)
+    lines = shapely.linestrings(xy[np.repeat(many, counts)], indices=which[np.repeat(many, counts)])
+    first, last = starts[many], starts[many] + counts[many] - 1
     table = gpd.GeoDataFrame(
         {
-            "segment": first["segment"].to_numpy(),
-            "track_id": first["track_id"].to_numpy(),
-            "team": first["team"].to_numpy(),
-            "start": first["t"].to_numpy(),
-            "end": t.iloc[starts[many] + counts[many] - 1].to_numpy(),
+            "segment": segments[first],
+            "track_id": fixes["track_id"].iloc[first].array,
+            "team": fixes["team"].iloc[first].array,
+            "start": fixes["t"].iloc[first].array,
+            "end": fixes["t"].iloc[last].array,
             "fixes": counts[many],
-            "length_m": shapely.length(lines) if len(parts) else [],
+            "length_m": shapely.length(lines),
         },
         geometry=lines,
         crs=crs,
     )
-    table["start"] = pd.to_datetime(table["start"]).dt.tz_localize("UTC").dt.tz_convert(t.dt.tz)
-    table["end"] = pd.to_datetime(table["end"]).dt.tz_localize("UTC").dt.tz_convert(t.dt.tz)
     return table.to_crs(STORAGE_CRS)
+
+
+@dataclass(frozen=True)
+class _Cleaned:
+    """Kept fixes and their metric coordinates, for callers that go on measuring."""
+
+    frame: gpd.GeoDataFrame  # as returned by clean_tracks
+    xy: np.ndarray  # metric coordinates of the kept fixes
+    t: np.ndarray  # epoch seconds
+    segment: np.ndarray  # int code of the segment, increasing along the frame
+    crs: CRS
 
 
 # --- steps -----------------------------------------------------------------------------------
@@ -181,6 +172,19 @@ def _check_points(points: gpd.GeoDataFrame) -> None:
         )
 
 
+def _as_cleaned(fixes: gpd.GeoDataFrame, settings: TrackSettings | None) -> _Cleaned:
+    """Raw fixes cleaned; fixes cleaned already (a ``segment`` column) taken as they are."""
+    if "segment" not in fixes.columns:
+        return _clean(fixes, settings or TrackSettings())
+    if fixes.crs is None:
+        raise InputError("fixes has no CRS; set it (EPSG:4326 for GPS longitude/latitude).")
+    frame = fixes.sort_values(["segment", "t"], kind="stable")
+    crs = metric_crs(frame) if len(frame) else CRS.from_user_input(STORAGE_CRS)
+    t = frame["t"].to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
+    code = pd.factorize(frame["segment"].astype(str).to_numpy(), sort=True)[0]
+    return _Cleaned(frame, point_xy(frame.geometry, crs), t, code, crs)
+
+
 def _clean(points: gpd.GeoDataFrame, opts: TrackSettings) -> _Cleaned:
     opts.check()
     _check_points(points)
@@ -198,8 +202,12 @@ def _clean(points: gpd.GeoDataFrame, opts: TrackSettings) -> _Cleaned:
     xy = point_xy(geoms, crs)
     t = frame["t"].to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9
     tracks = frame["track_id"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, tracks[1:] != tracks[:-1]]) if len(frame) else []
-    ends = np.r_[starts[1:], len(frame)] if len(frame) else []
+    starts: np.ndarray = (
+        np.flatnonzero(np.r_[True, tracks[1:] != tracks[:-1]])
+        if len(frame)
+        else np.zeros(0, dtype=np.int64)
+    )
+    ends = np.r_[starts[1:], len(frame)] if len(frame) else starts
     keep = np.zeros(len(frame), dtype=bool)
     seg = np.zeros(len(frame), dtype=np.int64)
     for a, b in zip(starts, ends, strict=True):
@@ -216,7 +224,7 @@ def _clean(points: gpd.GeoDataFrame, opts: TrackSettings) -> _Cleaned:
             "track_id": kept["track_id"].array,
             "team": kept["team"].astype("string").array,
             "t": kept["t"].array,
-            "segment": pd.Categorical.from_codes(code, labels),
+            "segment": pd.Categorical.from_codes(code, categories=pd.Index(labels)),
         },
         geometry=geoms[keep].to_numpy(),
         crs=points.crs,
