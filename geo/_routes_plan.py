@@ -38,7 +38,6 @@ _STOP_COLUMNS = [
     "arrive",
     "leave",
 ]
-_LEG_COLUMNS = ["leg", "from_label", "to_label", "length_m", "minutes"]
 
 
 def assemble(
@@ -85,7 +84,7 @@ def assemble(
     priority = np.concatenate([[0.0], table["priority"].to_numpy(dtype=float)])
     reachable = np.isfinite(metres[0]) & np.isfinite(metres[:, 0])
     allowed = reachable & (priority > 0)
-    travel = np.where(np.isfinite(metres), metres, 0.0) / speed_m_min
+    travel = metres / speed_m_min  # inf only to or from points that are not allowed
     limit = len(table) if max_stops is None else max_stops
     tour = choose_stops(
         travel, priority, allowed=allowed, dwell=dwell, budget=minutes, max_stops=limit
@@ -113,6 +112,7 @@ def assemble(
         crs=STORAGE_CRS,
     )
     total_m = float(legs["length_m"].sum())
+    log.debug("Planned %d of %d stops, %.0f m, team %s", len(tour) - 1, len(table), total_m, team)
     reasons = _reasons(table, tour, travel, priority, reachable, dwell, minutes, limit, mode)
     by_priority = table["unit_id"].iloc[np.argsort(-priority[1:], kind="stable")]
     skipped = [u for u in by_priority if u in reasons]
@@ -282,9 +282,8 @@ def _note(
 ) -> str:
     n, k = len(tour) - 1, len(table)
     if n:
-        return (
-            f"{n} of {k} hotspots visited, {total_m / 1000:.1f} km; {k - n} left out (see reasons)."
-        )
+        left = f"; {k - n} left out (see reasons)" if k > n else ""
+        return f"{n} of {k} hotspots visited, {total_m / 1000:.1f} km{left}."
     if k == 0:
         return "No hotspots to visit (none in this team's zones)."
     if not (priority[1:] > 0).any():

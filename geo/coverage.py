@@ -8,9 +8,10 @@ metres, and a sample is reached by a piece of track only when
 
 - the piece is within ``tolerance_m`` of the sample (a GEOS ``dwithin`` query on an STRtree of
   the track's steps, the lines between consecutive fixes),
-- the track was moving there: over a window of about ±15 s it went at least 0.5 m/s, which a
-  team standing still with GPS scatter does not,
-- and its heading over that window is within about 53° of the street's direction at the sample
+- the track was moving there: the mean position of its fixes in the 15 s after the step is
+  at least 0.6 m/s away from that of the 15 s before (means, so that a team standing still
+  with GPS scatter does not seem to move),
+- and that heading is within about 53° of the street's direction at the sample
   (either way along it: streets are walked both ways).
 
 A step longer than ``max_step_m`` (a sparse track: the path between two fixes is unknown) reaches
@@ -39,7 +40,10 @@ log = logging.getLogger(__name__)
 #: Half-width (s) of the window a heading is measured over, and the least speed (m/s) over it
 #: that counts as moving: ~30 s of walking is ~35 m, well beyond phone scatter.
 HEADING_WINDOW_S = 15.0
-MIN_MOVING_M_S = 0.5
+MIN_MOVING_M_S = 0.6
+#: ... and at least this far (m): at a track's ends a window holds few fixes, so its mean
+#: still carries the scatter of one fix.
+MIN_MOVED_M = 8.0
 #: Fixes closer in time than this within a segment are thinned out (s).
 THIN_S = 2.0
 #: |cos| of the largest angle between track heading and street direction (about 53°).
@@ -289,15 +293,21 @@ def _steps(
     kept = np.flatnonzero(boundary | last | np.r_[True, bucket[1:] != bucket[:-1]])
     same = seg[kept[1:]] == seg[kept[:-1]]
     i, j = kept[:-1][same], kept[1:][same]
-    # Heading over a window of +-HEADING_WINDOW_S around the step, on all fixes.
+    # Heading and speed from the mean positions of the fixes in the HEADING_WINDOW_S before
+    # the step and of those after it: averaging takes out phone scatter, so a team standing
+    # still does not look like it is moving, and 1 Hz walking gets a steady heading.
     key = seg * 1e8 + rel  # sorted: segments in order, times within
     lo = np.searchsorted(key, key[i] - HEADING_WINDOW_S, side="left")
-    hi = np.searchsorted(key, key[j] + HEADING_WINDOW_S, side="right") - 1
-    disp = xy[hi] - xy[lo]
+    hi = np.searchsorted(key, key[j] + HEADING_WINDOW_S, side="right")
+    sums = np.vstack([np.zeros(3), np.cumsum(np.column_stack([xy, t - t[0]]), axis=0)])
+    before = (sums[i + 1] - sums[lo]) / (i + 1 - lo)[:, None]
+    after = (sums[hi] - sums[j]) / (hi - j)[:, None]
+    disp = after[:, :2] - before[:, :2]
+    span = np.maximum(after[:, 2] - before[:, 2], 1e-9)
     dist = np.hypot(*disp.T)
-    span = np.maximum(t[hi] - t[lo], 1e-9)
     step_len = np.hypot(*(xy[j] - xy[i]).T)
-    ok = (dist / span >= MIN_MOVING_M_S) & (step_len <= max_step) & (dist > 0)
+    moved = (dist / span >= MIN_MOVING_M_S) & (dist >= MIN_MOVED_M)
+    ok = moved & (step_len <= max_step)
     if not ok.any():
         return None
     i, j = i[ok], j[ok]

@@ -19,21 +19,27 @@ Walkers may use every street both ways; a motorbike follows the one-way streets 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
 
+from geo._routes_check import (
+    check_begin,
+    check_candidates,
+    check_options,
+    check_start,
+    check_team_starts,
+    check_teams,
+)
 from geo._routes_graph import StreetArrays, street_arrays
-from geo._routes_plan import assemble, gpx_text, split_zones
+from geo._routes_plan import assemble, gpx_text
 from geo._routes_tour import order_stops
-from geo.config import TIMEZONE
 from geo.errors import InputError
 
 __all__ = [
@@ -68,7 +74,6 @@ SPEEDS_M_S: Mapping[str, float] = MappingProxyType(
 MAX_SNAP_M = 300.0
 #: Label of the start in legs, GPX and stop lists.
 START_LABEL = "Điểm xuất phát"
-_REQUIRED = ("unit_id", "priority")
 
 
 @dataclass(frozen=True)
@@ -227,10 +232,12 @@ def plan_route(
         On empty or malformed candidates, an unknown mode, a non-positive shift, or a start
         or candidate too far from the streets; the message names it and the fix.
     """
-    check = _check_options(minutes, mode, dwell_minutes, max_stops, speed_m_s, max_snap_m)
-    table = _check_candidates(candidates)
-    origin = _check_start(start)
-    when = _check_begin(begin)
+    speed = check_options(
+        minutes, mode, dwell_minutes, max_stops, speed_m_s, max_snap_m, speeds=SPEEDS_M_S
+    )
+    table = check_candidates(candidates)
+    origin = check_start(start)
+    when = check_begin(begin)
     streets = street_arrays(graph, directed=mode == "motorbike")
     return Route(
         **assemble(
@@ -241,7 +248,7 @@ def plan_route(
             start_xy=_start_xy(streets, origin),
             minutes=float(minutes),
             mode=mode,
-            speed_m_min=check * 60.0,
+            speed_m_min=speed * 60.0,
             dwell=float(dwell_minutes),
             begin=when,
             team=team,
@@ -287,14 +294,16 @@ def plan_team_routes(
     dict
         Team name -> :class:`Route` (``route.zones`` holds its zones), in the teams' order.
     """
-    check = _check_options(minutes, mode, dwell_minutes, max_stops, speed_m_s, max_snap_m)
-    table = _check_candidates(candidates)
+    speed = check_options(
+        minutes, mode, dwell_minutes, max_stops, speed_m_s, max_snap_m, speeds=SPEEDS_M_S
+    )
+    table = check_candidates(candidates)
     if "zone_id" not in table.columns:
         raise InputError("candidates need a zone_id column to split them among teams.")
+    zones_of = check_teams(teams, table)
     table["zone_id"] = table["zone_id"].astype(str)
-    zones_of = _check_teams(teams, table)
-    starts = _check_team_starts(start, list(zones_of))
-    when = _check_begin(begin)
+    starts = check_team_starts(start, list(zones_of))
+    when = check_begin(begin)
     streets = street_arrays(graph, directed=mode == "motorbike")
     xy = _candidate_xy(streets, table)
     routes = {}
@@ -309,7 +318,7 @@ def plan_team_routes(
                 start_xy=_start_xy(streets, starts[name]),
                 minutes=float(minutes),
                 mode=mode,
-                speed_m_min=check * 60.0,
+                speed_m_min=speed * 60.0,
                 dwell=float(dwell_minutes),
                 begin=when,
                 team=name,
@@ -344,137 +353,7 @@ def route_gpx(route: Route, *, name: str = "Tuần tra") -> str:
     return gpx_text(route, name=name, start_label=START_LABEL)
 
 
-# --- checks ------------------------------------------------------------------------------------
-
-
-def _check_options(
-    minutes: float,
-    mode: str,
-    dwell: float,
-    max_stops: int | None,
-    speed_m_s: float | None,
-    max_snap_m: float,
-) -> float:
-    """Validate the shared options; return the speed in m/s."""
-    problems = []
-    if mode not in get_args(Mode):
-        problems.append(f"mode must be one of {', '.join(get_args(Mode))}, got {mode!r}")
-    if not (isinstance(minutes, int | float) and math.isfinite(minutes) and minutes > 0):
-        problems.append(f"minutes (the shift length) must be a positive number, got {minutes!r}")
-    if not (isinstance(dwell, int | float) and math.isfinite(dwell) and dwell >= 0):
-        problems.append(f"dwell_minutes must be >= 0 (Koper: 10-15), got {dwell!r}")
-    if max_stops is not None and not (isinstance(max_stops, int) and max_stops >= 0):
-        problems.append(f"max_stops must be a whole number >= 0 or None, got {max_stops!r}")
-    if speed_m_s is not None and not (math.isfinite(speed_m_s) and speed_m_s > 0):
-        problems.append(f"speed_m_s must be a positive number of m/s, got {speed_m_s!r}")
-    if not max_snap_m > 0:
-        problems.append(f"max_snap_m must be > 0, got {max_snap_m!r}")
-    if problems:
-        raise InputError("; ".join(problems) + ".")
-    return float(speed_m_s) if speed_m_s is not None else SPEEDS_M_S[mode]
-
-
-def _check_candidates(candidates: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    if not isinstance(candidates, gpd.GeoDataFrame):
-        raise InputError("candidates must be a GeoDataFrame of hotspots (points).")
-    missing = [c for c in _REQUIRED if c not in candidates.columns]
-    if missing:
-        raise InputError(
-            f"candidates lack the column(s) {', '.join(missing)}; give each hotspot a unit_id "
-            "and a priority (geo.routes.visit_priority(score, hours_since_visit))."
-        )
-    if candidates.empty:
-        raise InputError("candidates is empty: there are no hotspots to plan a route through.")
-    if candidates.crs is None:
-        raise InputError("candidates has no CRS; set it (EPSG:4326 for longitude/latitude).")
-    table = candidates.reset_index(drop=True).copy()
-    table["unit_id"] = table["unit_id"].astype(str)
-    priority = pd.to_numeric(table["priority"], errors="coerce")
-    problems = []
-    bad = ~np.isfinite(priority.to_numpy(dtype=float)) | (priority < 0).to_numpy()
-    if bad.any():
-        problems.append(f"priority must be a number >= 0 (rows {_rows(table, bad)})")
-    empty = (table.geometry.isna() | table.geometry.is_empty).to_numpy()
-    if empty.any():
-        problems.append(f"no location (rows {_rows(table, empty)})")
-    dup = table["unit_id"].duplicated(keep=False).to_numpy()
-    if dup.any():
-        problems.append(f"unit_id repeats ({_rows(table, dup)}); each hotspot once")
-    if problems:
-        raise InputError("candidates: " + "; ".join(problems) + ".")
-    table["priority"] = priority.astype(float)
-    labels = table["label"] if "label" in table.columns else pd.Series(pd.NA, index=table.index)
-    table["label"] = labels.where(labels.notna(), table["unit_id"]).astype(str)
-    return table
-
-
-def _rows(table: pd.DataFrame, mask: np.ndarray) -> str:
-    ids = table.loc[mask, "unit_id"].astype(str).tolist()
-    more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
-    return ", ".join(ids[:5]) + more
-
-
-def _check_start(start: Any) -> tuple[float, float]:
-    try:
-        lon, lat = (float(v) for v in start)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"start must be (longitude, latitude) in degrees, e.g. (105.8365, 21.0068), "
-            f"got {start!r}."
-        ) from None
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise InputError(f"start {start!r} is not (longitude, latitude); swapped or metres?")
-    return lon, lat
-
-
-def _check_begin(begin: pd.Timestamp | str | None) -> pd.Timestamp | None:
-    if begin is None:
-        return None
-    try:
-        when = pd.Timestamp(begin)
-    except (TypeError, ValueError):
-        raise InputError(f"begin must be a time, e.g. '2025-05-01 08:00', got {begin!r}.") from None
-    if pd.isna(when):
-        raise InputError("begin is missing (NaT); give the time the team sets off, or None.")
-    return when.tz_localize(TIMEZONE) if when.tzinfo is None else when
-
-
-def _check_teams(
-    teams: Mapping[str, Sequence[str]] | Sequence[str], table: gpd.GeoDataFrame
-) -> dict[str, list[str]]:
-    if isinstance(teams, str) or not len(teams):
-        raise InputError("teams must be a list of team names or a mapping team -> zone_ids.")
-    if isinstance(teams, Mapping):
-        zones_of = {str(t): [str(z) for z in zs] for t, zs in teams.items()}
-        seen: dict[str, str] = {}
-        for name, zones in zones_of.items():
-            for zone in zones:
-                if zone in seen and seen[zone] != name:
-                    raise InputError(
-                        f"zone {zone!r} is given to both {seen[zone]!r} and {name!r}; "
-                        "a zone belongs to one team."
-                    )
-                seen[zone] = name
-        left = sorted(set(table["zone_id"]) - set(seen))
-        if left:
-            log.warning("No team patrols zone(s) %s: their hotspots are not planned", left)
-        return zones_of
-    names = [str(t) for t in teams]
-    if len(set(names)) < len(names):
-        raise InputError(f"team names repeat in {names}; give each team once.")
-    return split_zones(table, names)
-
-
-def _check_team_starts(
-    start: tuple[float, float] | Mapping[str, tuple[float, float]], names: list[str]
-) -> dict[str, tuple[float, float]]:
-    if not isinstance(start, Mapping):
-        origin = _check_start(start)
-        return dict.fromkeys(names, origin)
-    missing = [n for n in names if n not in start]
-    if missing:
-        raise InputError(f"start has no point for team(s) {', '.join(missing)}.")
-    return {n: _check_start(start[n]) for n in names}
+# --- helpers ----------------------------------------------------------------------------------
 
 
 def _candidate_xy(streets: StreetArrays, table: gpd.GeoDataFrame) -> np.ndarray:

@@ -188,6 +188,7 @@ def _as_cleaned(fixes: gpd.GeoDataFrame, settings: TrackSettings | None) -> _Cle
 def _clean(points: gpd.GeoDataFrame, opts: TrackSettings) -> _Cleaned:
     opts.check()
     _check_points(points)
+    points = points.reset_index(drop=True)  # positions, whatever the caller's index
     geom = points.geometry
     ok = points["t"].notna().to_numpy() & geom.notna().to_numpy() & ~geom.is_empty.to_numpy()
     ok &= (geom.geom_type == "Point").to_numpy()
@@ -235,37 +236,47 @@ def _clean(points: gpd.GeoDataFrame, opts: TrackSettings) -> _Cleaned:
 
 
 def _clean_one(xy: np.ndarray, t: np.ndarray, opts: TrackSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Keep-mask and segment numbers (1, 2, ...) of one track's fixes, sorted by time."""
+    """Keep-mask and segment numbers (1, 2, ...) of one track's fixes, sorted by time.
+
+    An impossible step (faster than ``max_speed_m_s``) opens an excursion; it is a jump when,
+    within ``settle_s``, another impossible step brings the track back to where the last good
+    fix could have reached. The fixes in between are dropped. An excursion that never comes
+    back is a real move: the track restarts there as a new segment. A run shorter than
+    ``settle_s`` at the start of a segment, ended by an impossible step, is the jump instead.
+    """
     n = len(t)
+    keep = np.ones(n, dtype=bool)
     dt = np.diff(t)
     step = np.hypot(*np.diff(xy, axis=0).T)
-    plausible = step <= opts.max_speed_m_s * dt + opts.noise_m
     gaps = dt > opts.max_gap_s
-    if plausible[~gaps].all():  # the usual case: no jump, segments only at gaps
-        return np.ones(n, dtype=bool), 1 + np.r_[0, np.cumsum(gaps)]
-    keep = np.zeros(n, dtype=bool)
-    seg = np.zeros(n, dtype=np.int64)
-    x, y, tt = xy[:, 0].tolist(), xy[:, 1].tolist(), t.tolist()
-    vmax, noise, max_gap, settle = opts.max_speed_m_s, opts.noise_m, opts.max_gap_s, opts.settle_s
+    bad = np.flatnonzero(~gaps & (step > opts.max_speed_m_s * dt + opts.noise_m))
+    cut = np.zeros(n, dtype=bool)  # a new segment starts at this fix
+    cut[1:] = gaps
+    if not len(bad):  # the usual case
+        return keep, 1 + np.cumsum(cut)
 
     def reachable(i: int, j: int) -> bool:
-        return np.hypot(x[j] - x[i], y[j] - y[i]) <= vmax * (tt[j] - tt[i]) + noise
+        allowed = opts.max_speed_m_s * (t[j] - t[i]) + opts.noise_m
+        return bool(np.hypot(*(xy[j] - xy[i])) <= allowed)
 
-    anchor, current = 0, 1
-    keep[0], seg[0] = True, 1
-    pending: list[int] = []  # fixes unreachable from the anchor but agreeing with each other
-    for i in range(1, n):
-        if tt[i] - tt[anchor] > max_gap:
-            current += 1
-            anchor, pending = i, []
-            keep[i], seg[i] = True, current
-        elif reachable(anchor, i):
-            anchor, pending = i, []
-            keep[i], seg[i] = True, current
+    settled = 0  # fixes before this one are decided
+    for pos, k in enumerate(bad.tolist()):
+        if k < settled:
+            continue
+        start = k + 1
+        back = next(
+            (m for m in bad[pos + 1 :].tolist()
+             if t[m] - t[start] < opts.settle_s and reachable(k, m + 1)),
+            None,
+        )  # fmt: skip
+        first = max(settled, int(np.flatnonzero(cut[: k + 1])[-1]) if cut[: k + 1].any() else 0)
+        if back is not None:
+            keep[start : back + 1] = False  # out and back: a jump
+            settled = back + 1
+        elif t[k] - t[first] < opts.settle_s and (first == 0 or cut[first]):
+            keep[first : k + 1] = False  # the segment began inside a jump
+            settled = start
         else:
-            pending = [*pending, i] if pending and reachable(pending[-1], i) else [i]
-            if tt[pending[-1]] - tt[pending[0]] >= settle:
-                current += 1  # the phone stayed there: restart the track where it is
-                keep[pending], seg[pending] = True, current
-                anchor, pending = pending[-1], []
-    return keep, seg
+            cut[start] = True  # a real move: restart the track there
+            settled = start
+    return keep, 1 + np.cumsum(cut)
