@@ -126,8 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     bi.set_defaults(func=_boundaries_import)
 
     from geo._cli_hotspots import add_commands
+    from geo._cli_patrol import add_commands as add_patrol_commands
 
     add_commands(sub)
+    add_patrol_commands(sub)
     return p
 
 
