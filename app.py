@@ -15,7 +15,7 @@ from geo.config import DEFAULT_STORE_PATH
 from geo.errors import StoreError
 from geo.i18n import t
 from geo.store import open_store
-from views import common, hotspot_page, map_page, records_page, upload_page
+from views import common, hotspot_page, map_page, patrol_page, records_page, upload_page
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("urban_order.app")
@@ -83,6 +83,11 @@ def main() -> None:
             lambda: hotspot_page.render(filters) if filters else None,
             title=t("nav.hotspots", lg),
             url_path="hotspots",
+        ),
+        st.Page(
+            lambda: patrol_page.render(filters) if filters else None,
+            title=t("nav.patrol", lg),
+            url_path="patrol",
         ),
         st.Page(
             lambda: upload_page.render(filters) if filters else None,
