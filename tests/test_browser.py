@@ -108,6 +108,34 @@ def test_hotspot_page_draws_hot_streets_and_gi_cells_offline(browser, app_url):
     page.close()
 
 
+def test_patrol_page_draws_street_coverage_and_a_route_offline(browser, app_url):
+    page, foreign = _loopback_only_page(browser, height=1200)
+    page.goto(f"{app_url}/patrol", wait_until="domcontentloaded")
+    frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+    frame.locator(".leaflet-container").wait_for(timeout=90_000)
+    frame.get_by_text("Lần tuần tra gần nhất").first.wait_for(timeout=60_000)  # the legend
+    frame.locator("path.leaflet-interactive").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)
+    # Covered streets are drawn green to orange, the rest red: both kinds are on the map.
+    strokes = frame.locator("path.leaflet-interactive").evaluate_all(
+        "els => els.map(e => e.getAttribute('stroke'))"
+    )
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "patrol-coverage.png"), full_page=True)
+    assert strokes.count("#d73027") > 100, "streets not patrolled are not drawn"
+    covered = sum(strokes.count(c) for c in ("#1a9850", "#91cf60", "#fee08b", "#fc8d59"))
+    assert covered > 50, f"only {covered} patrolled streets drawn"
+    page.get_by_role("tab", name="Lập lộ trình").click()
+    page.get_by_role("button", name="Lập lộ trình").click()
+    page.get_by_text("Tải GPX cho điện thoại").first.wait_for(timeout=60_000)
+    route_frame = page.locator('iframe[title="streamlit_folium.st_folium"]').last.content_frame
+    route_frame.get_by_text("1", exact=True).first.wait_for(timeout=30_000)  # stop badges
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SCREENSHOTS / "patrol-route.png"), full_page=True)
+    assert not foreign, f"the page tried to reach the internet: {foreign[:5]}"
+    page.close()
+
+
 def test_language_switch_to_english(browser, app_url):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(app_url, wait_until="domcontentloaded")

@@ -217,7 +217,7 @@ def test_kim_lien_walk_with_a_gps_jump_is_cleaned_first(kim_lien_osm: Path) -> N
     nodes = list(graph.nodes)
     rng = np.random.default_rng(7)
     way = [int(n) for n in rng.choice(nodes, 4, replace=False)]
-    fixes, walked = walk_track(graph, way, begin=T0, noise_m=5.0, rng=rng)
+    fixes, _ = walk_track(graph, way, begin=T0, noise_m=5.0, rng=rng)
     clean = street_coverage(streets, fixes)
     # Twenty seconds the phone drifts 400 m east along whatever lies there, then snaps back.
     jumped = fixes.copy()

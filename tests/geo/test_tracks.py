@@ -17,7 +17,9 @@ X, Y = 587_000.0, 2_324_000.0  # EPSG:5897 metres, in Hà Nội
 T0 = pd.Timestamp("2025-07-01 08:00", tz="Asia/Ho_Chi_Minh")
 
 
-def _fixes(xy: list[tuple[float, float]], seconds: list[float], track: str = "a") -> gpd.GeoDataFrame:
+def _fixes(
+    xy: list[tuple[float, float]], seconds: list[float], track: str = "a"
+) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {
             "track_id": track,
