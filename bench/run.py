@@ -5,6 +5,8 @@
     python bench/run.py demo   [--json]
     python bench/run.py import [--rows N] [--json]
     python bench/run.py hotspots [--records N] [--json]   (see bench/hotspots.py)
+    python bench/run.py coverage [--teams N] [--hours H]  (see bench/patrol.py)
+    python bench/run.py route [--stops N] [--minutes M]   (see bench/patrol.py)
 
 Each prints a table; with ``--json`` the last line is one JSON object of the figures.
 """
@@ -216,6 +218,20 @@ def bench_hotspots(args: argparse.Namespace) -> dict[str, float]:
     return run(args.records)
 
 
+def bench_coverage(args: argparse.Namespace) -> dict[str, float]:
+    """A day of patrol tracks covered on Kim Liên, against QGIS-style buffers (bench/patrol.py)."""
+    from bench.patrol import run_coverage
+
+    return run_coverage(args.teams, args.hours, network=args.network)
+
+
+def bench_route(args: argparse.Namespace) -> dict[str, float]:
+    """A 30-stop patrol route, against networkx Dijkstra + Christofides (bench/patrol.py)."""
+    from bench.patrol import run_route
+
+    return run_route(args.stops, args.minutes, network=args.network)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
@@ -237,6 +253,19 @@ def main() -> int:
     # also accepted after the sub-command, as the usage above writes it
     h.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     h.set_defaults(func=bench_hotspots)
+    networks = ("auto", "kim-lien", "synthetic")
+    c = sub.add_parser("coverage")
+    c.add_argument("--teams", type=int, default=20)
+    c.add_argument("--hours", type=float, default=8.0)
+    c.add_argument("--network", choices=networks, default="auto")
+    c.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    c.set_defaults(func=bench_coverage)
+    r = sub.add_parser("route")
+    r.add_argument("--stops", type=int, default=30)
+    r.add_argument("--minutes", type=float, default=1_200.0)
+    r.add_argument("--network", choices=networks, default="auto")
+    r.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    r.set_defaults(func=bench_route)
     args = p.parse_args()
     figures = args.func(args)
     print(f"{args.bench}")
