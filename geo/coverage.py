@@ -15,13 +15,16 @@ metres, and a sample is reached by a piece of track only when
   (either way along it: streets are walked both ways).
 
 A step longer than ``max_step_m`` (a sparse track: the path between two fixes is unknown) reaches
-nothing. The edge's ``last_visit`` is the latest time T such that at least ``min_share`` of its
-length was reached at or after T, i.e. when the street was last covered on its own.
+nothing. Passes count one at a time: an edge is covered when one *pass* along it (one track's
+stretch with no break over two minutes) reached half its length, so the odd mismatched step of
+twenty teams' day of passes along a street does not add up to "covering" the lane beside it.
+The edge's ``last_visit`` is when the latest such pass ended.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -50,6 +53,8 @@ THIN_S = 2.0
 MIN_ALIGNMENT = 0.6
 #: A step reaches samples at most this much farther from it than its nearest aligned sample.
 MATCH_SLACK_M = 3.0
+#: A break longer than this (s) between steps along an edge ends a pass along it.
+PASS_GAP_S = 120.0
 
 
 def street_coverage(
@@ -92,8 +97,9 @@ def street_coverage(
     -------
     geopandas.GeoDataFrame
         The streets (EPSG:4326, same index) with ``length_m`` (measured), ``covered_m`` (length
-        reached), ``share`` (covered_m / length_m, in [0, 1]), ``covered`` (share ≥ min_share)
-        and ``last_visit`` (tz-aware, NaT when never covered). ``attrs`` holds the settings,
+        reached by the best single pass), ``share`` (covered_m / length_m, in [0, 1]),
+        ``covered`` (share ≥ min_share) and ``last_visit`` (end of the latest covering pass,
+        tz-aware; NaT when never covered). ``attrs`` holds the settings,
         the window and the number of fixes used.
     """
     _check(streets, tolerance_m, min_share, sample_m, max_step_m)
@@ -105,10 +111,8 @@ def street_coverage(
     lines = out.geometry.to_crs(crs).to_numpy()
     lengths = shapely.length(lines)
     edge, s, weight = _samples(lengths, sample_m)
-    reached_at = _reach(lines, lengths, edge, s, track, tolerance_m, max_step_m)
-    hit = reached_at > -np.inf
-    covered_m = np.bincount(edge[hit], weights=weight[hit], minlength=len(lines))
-    last = _last_visit(edge, weight, reached_at, lengths, min_share)
+    sample, step, steps = _reach(lines, lengths, edge, s, track, tolerance_m, max_step_m)
+    covered_m, last = _passes(edge, weight, lengths, sample, step, steps, min_share)
     return _assemble(
         out, lengths, covered_m, last, min_share, start, end, len(track.t), tolerance_m
     )
@@ -238,13 +242,13 @@ def _reach(
     track: _Cleaned,
     tolerance: float,
     max_step: float,
-) -> np.ndarray:
-    """Per sample, the latest time (epoch s) a moving, aligned track reached it; -inf if never."""
-    reached = np.full(len(edge), -np.inf)
+) -> tuple[np.ndarray, np.ndarray, _Steps | None]:
+    """Pairs (sample, step) of samples reached by a moving, aligned, nearest-street step."""
+    none = np.zeros(0, dtype=np.int64)
     steps = _steps(track, max_step)
     if steps is None:
-        return reached
-    a, b, heading, t_end = steps
+        return none, none, None
+    a, b, heading = steps.a, steps.b, steps.heading
     pts = shapely.get_coordinates(shapely.line_interpolate_point(lines[edge], s))
     ahead = shapely.line_interpolate_point(lines[edge], np.minimum(s + 2.0, lengths[edge]))
     behind = shapely.line_interpolate_point(lines[edge], np.maximum(s - 2.0, 0.0))
@@ -264,8 +268,47 @@ def _reach(
     best = np.full(len(a), np.inf)
     np.minimum.at(best, step, gap)
     mine = gap <= best[step] + MATCH_SLACK_M
-    np.maximum.at(reached, sample[mine], t_end[step[mine]])
-    return reached
+    return sample[mine], step[mine], steps
+
+
+def _passes(
+    edge: np.ndarray,
+    weight: np.ndarray,
+    lengths: np.ndarray,
+    sample: np.ndarray,
+    step: np.ndarray,
+    steps: _Steps | None,
+    min_share: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per edge, the length reached by its best single pass, and when a pass last covered it.
+
+    A pass is one track segment's stretch along the edge with no break over PASS_GAP_S.
+    Counting passes one by one, not their union, keeps the odd mismatched step of many passes
+    along a street from adding up to "covering" the lane beside it.
+    """
+    covered = np.zeros(len(lengths))
+    last = np.full(len(lengths), -np.inf)
+    if steps is None or not len(step):
+        return covered, last
+    e = edge[sample]
+    # Step numbers grow with time within a segment, so (edge, step) orders pairs by pass.
+    order = np.argsort(e.astype(np.int64) * (len(steps.t_end) + 1) + step, kind="stable")
+    e, st, sm = e[order], step[order], sample[order]
+    t, seg = steps.t_end[st], steps.segment[st]
+    new = np.ones(len(e), dtype=bool)
+    new[1:] = (e[1:] != e[:-1]) | (seg[1:] != seg[:-1]) | (np.diff(t) > PASS_GAP_S)
+    pass_id = np.cumsum(new) - 1
+    n_pass = int(pass_id[-1]) + 1
+    n = np.int64(len(edge))
+    unique = np.unique(pass_id * n + sm)
+    reached = np.bincount(unique // n, weights=weight[unique % n], minlength=n_pass)
+    pass_edge = e[new]
+    pass_end = np.full(n_pass, -np.inf)
+    np.maximum.at(pass_end, pass_id, t)
+    np.maximum.at(covered, pass_edge, reached)
+    enough = reached >= min_share * lengths[pass_edge] - 1e-9
+    np.maximum.at(last, pass_edge[enough], pass_end[enough])
+    return covered, last
 
 
 def _distance_to_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -276,9 +319,18 @@ def _distance_to_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndar
     return np.hypot(*(p - foot).T)
 
 
-def _steps(
-    track: _Cleaned, max_step: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+@dataclass(frozen=True)
+class _Steps:
+    """Pieces of track that can reach streets: ends, unit heading, end time, segment code."""
+
+    a: np.ndarray
+    b: np.ndarray
+    heading: np.ndarray
+    t_end: np.ndarray
+    segment: np.ndarray
+
+
+def _steps(track: _Cleaned, max_step: float) -> _Steps | None:
     """Steps between fixes ~THIN_S apart that moved: their ends, heading and end time."""
     if len(track.t) < 2:
         return None
@@ -311,27 +363,7 @@ def _steps(
     if not ok.any():
         return None
     i, j = i[ok], j[ok]
-    return xy[i], xy[j], disp[ok] / dist[ok, None], t[j]
-
-
-def _last_visit(
-    edge: np.ndarray,
-    weight: np.ndarray,
-    reached_at: np.ndarray,
-    lengths: np.ndarray,
-    min_share: float,
-) -> np.ndarray:
-    """Per edge, the latest T with at least min_share of its length reached at or after T."""
-    order = np.lexsort((-reached_at, edge))
-    e, w, r = edge[order], weight[order], reached_at[order]
-    cum = pd.Series(w).groupby(e).cumsum().to_numpy()
-    enough = (cum >= min_share * lengths[e] - 1e-9) & (r > -np.inf)
-    last = np.full(len(lengths), -np.inf)
-    hits = np.flatnonzero(enough)
-    # Within an edge r decreases with cum: the first sample reaching the share gives T.
-    first_hit = hits[np.r_[True, e[hits][1:] != e[hits][:-1]]] if len(hits) else hits
-    last[e[first_hit]] = r[first_hit]
-    return last
+    return _Steps(xy[i], xy[j], disp[ok] / dist[ok, None], t[j], seg[i])
 
 
 def _assemble(

@@ -107,15 +107,28 @@ def test_window_and_last_visit() -> None:
     both = pd.concat([morning, evening], ignore_index=True)
     out = street_coverage(CROSS, gpd.GeoDataFrame(both, crs=5897))
     last = out.loc[0, "last_visit"]
-    # Walked back from x=200 to 0 from 17:00: half the street was reached at or after the
-    # time the walk passed x = 100, ~77 s after 17:00.
-    assert T0 + pd.Timedelta(hours=9, seconds=60) < last < T0 + pd.Timedelta(hours=9, seconds=95)
+    # Walked back from x=200 to 0 from 17:00: the pass ended ~154 s after 17:00.
+    assert T0 + pd.Timedelta(hours=9, seconds=140) < last < T0 + pd.Timedelta(hours=9, seconds=160)
     only_morning = street_coverage(CROSS, gpd.GeoDataFrame(both, crs=5897),
                                    end=T0 + pd.Timedelta(hours=1))  # fmt: skip
     assert only_morning.loc[0, "last_visit"] < T0 + pd.Timedelta(minutes=5)
     nothing = street_coverage(CROSS, gpd.GeoDataFrame(both, crs=5897),
                               start=T0 + pd.Timedelta(hours=20))  # fmt: skip
     assert not nothing["covered"].any() and nothing["last_visit"].isna().all()
+
+
+def test_passes_count_one_at_a_time() -> None:
+    # Two halves walked hours apart: each pass reached 40 % of the street, none half of it.
+    west = _track([(0, 0), (80, 0)], start=T0)
+    east = _track([(120, 0), (200, 0)], start=T0 + pd.Timedelta(hours=3), track="b")
+    both = gpd.GeoDataFrame(pd.concat([west, east], ignore_index=True), crs=5897)
+    out = street_coverage(CROSS.iloc[[0]], both)
+    assert not out.loc[0, "covered"] and 0.35 < out.loc[0, "share"] < 0.5
+    # One walk of the whole street is a pass of its own.
+    whole = _track([(0, 0), (200, 0)], start=T0 + pd.Timedelta(hours=5), track="c")
+    again = gpd.GeoDataFrame(pd.concat([both, whole], ignore_index=True), crs=5897)
+    out = street_coverage(CROSS.iloc[[0]], again)
+    assert out.loc[0, "covered"] and out.loc[0, "last_visit"] > T0 + pd.Timedelta(hours=5)
 
 
 def test_cleaned_fixes_are_taken_as_they_are() -> None:
