@@ -141,7 +141,8 @@ def test_language_switch_to_english(browser, app_url):
     page.goto(app_url, wait_until="domcontentloaded")
     page.get_by_text("English").click()
     page.get_by_text("Urban-order map").wait_for(timeout=30_000)
-    frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+    # while Streamlit reruns, the old map's iframe may linger beside the new one
+    frame = page.locator('iframe[title="streamlit_folium.st_folium"]').last.content_frame
     frame.locator("path.leaflet-interactive").first.wait_for(timeout=30_000)
     page.close()
 
