@@ -15,6 +15,7 @@ import pandas as pd
 
 from geo.config import TIMEZONE_NAME
 from geo.errors import InputError, MappingError
+from geo.model import local_time
 
 __all__ = ["add_commands"]
 
@@ -289,7 +290,7 @@ def _when(text: str | None, option: str, *, inclusive_day: bool = False) -> pd.T
                          "'2025-07-01 08:00'.") from exc  # fmt: skip
     if inclusive_day and len(text.strip()) <= 10:
         stamp += pd.Timedelta(days=1)  # "--to 2025-07-07" includes that day
-    return stamp.tz_localize(TIMEZONE_NAME) if stamp.tzinfo is None else stamp
+    return local_time(stamp)
 
 
 def _default_now(latest: pd.Timestamp | None) -> pd.Timestamp:

@@ -34,6 +34,7 @@ import shapely
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.crs import metric_crs
 from geo.errors import InputError
+from geo.model import local_time
 from geo.tracks import TrackSettings, _as_cleaned, _Cleaned
 
 __all__ = ["coverage_by_area", "coverage_totals", "street_coverage"]
@@ -206,10 +207,7 @@ def _check(
 
 
 def _local(ts: pd.Timestamp | str | None) -> pd.Timestamp | None:
-    if ts is None:
-        return None
-    stamp = pd.Timestamp(ts)
-    return stamp.tz_localize(TIMEZONE_NAME) if stamp.tzinfo is None else stamp
+    return None if ts is None else local_time(ts)
 
 
 def _window(track: _Cleaned, start: pd.Timestamp | None, end: pd.Timestamp | None) -> _Cleaned:

@@ -32,7 +32,15 @@ from shapely.geometry import MultiPolygon
 
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import StoreError
-from geo.model import KEYS, SCHEMAS, SPATIAL_TABLES, TIME_COLUMNS, conform, empty_frame
+from geo.model import (
+    KEYS,
+    SCHEMAS,
+    SPATIAL_TABLES,
+    TIME_COLUMNS,
+    conform,
+    empty_frame,
+    local_time,
+)
 from geo.store import SCHEMA_VERSION, BoundaryLevel, Query
 
 __all__ = ["GeoPackageStore"]
@@ -283,7 +291,7 @@ class GeoPackageStore:
         """
         if level not in _BOUNDARY_TABLES:
             raise StoreError(f"level must be one of {', '.join(_BOUNDARY_TABLES)}, not {level!r}.")
-        when = _as_local(valid_from)
+        when = local_time(valid_from)
         new = conform(level, frame)
         if new["ward_id"].isna().any():
             raise StoreError(f"every new {level} row needs a ward_id; some have none.")
@@ -576,26 +584,21 @@ def _where(table: str, q: Query) -> tuple[str, list[Any]]:
             raise StoreError(f"table {table} has no time column to filter a period on.")
         if q.start is not None:
             clauses.append(f"{_quote(time_col)} >= ?")
-            params.append(_iso(pd.Series([_as_local(q.start)]))[0])
+            params.append(_iso(pd.Series([local_time(q.start)]))[0])
         if q.end is not None:
             clauses.append(f"{_quote(time_col)} < ?")
-            params.append(_iso(pd.Series([_as_local(q.end)]))[0])
+            params.append(_iso(pd.Series([local_time(q.end)]))[0])
     if table in _BOUNDARY_TABLES:
         if q.as_of is None:
             clauses.append("valid_to IS NULL")
         else:
-            stamp = _iso(pd.Series([_as_local(q.as_of)]))[0]
+            stamp = _iso(pd.Series([local_time(q.as_of)]))[0]
             clauses.append("valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)")
             params.extend([stamp, stamp])
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 # -- value conversion -------------------------------------------------------------------------
-
-
-def _as_local(ts: pd.Timestamp | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(ts)
-    return stamp.tz_localize(TIMEZONE_NAME) if stamp.tzinfo is None else stamp
 
 
 def _iso(ts: pd.Series) -> list[str | None]:

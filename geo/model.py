@@ -28,6 +28,7 @@ __all__ = [
     "conform",
     "empty_frame",
     "fine_schedule",
+    "local_time",
 ]
 
 Assignment = Literal["inside", "snapped", "outside"]
@@ -257,6 +258,20 @@ class FineRule:
 
 
 @cache
+def local_time(ts: pd.Timestamp | str) -> pd.Timestamp:
+    """A timestamp as given if it carries a timezone, else read as Asia/Ho_Chi_Minh time.
+
+    Examples
+    --------
+    >>> local_time("2025-07-01 08:00").isoformat()
+    '2025-07-01T08:00:00+07:00'
+    >>> local_time(pd.Timestamp("2025-07-01 01:00", tz="UTC")).isoformat()
+    '2025-07-01T01:00:00+00:00'
+    """
+    stamp = pd.Timestamp(ts)
+    return stamp.tz_localize(TIMEZONE_NAME) if stamp.tzinfo is None else stamp
+
+
 def categories() -> dict[str, Category]:
     """The violation categories of ``data/categories.csv``, keyed by code, in file order."""
     with (DATA_DIR / "categories.csv").open(encoding="utf-8", newline="") as f:

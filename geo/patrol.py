@@ -22,11 +22,12 @@ import pandas as pd
 import shapely
 
 from geo.assign import assign_to_groups
-from geo.config import STORAGE_CRS, TIMEZONE_NAME
+from geo.config import STORAGE_CRS
 from geo.coverage import coverage_by_area, coverage_totals, street_coverage
 from geo.crs import metric_crs
 from geo.errors import InputError
 from geo.hotspots import hotspots as rank_hotspots
+from geo.model import local_time
 from geo.store import Query, Store
 from geo.tracks import TrackSettings, clean_tracks, track_lines
 from geo.visits import WORKING_HOURS, hotspot_visits, last_patrols
@@ -101,7 +102,7 @@ def patrol_status(
         raise InputError(f"days must be positive, got {days}.")
     if top < 1:
         raise InputError(f"top must be at least 1, got {top}.")
-    stamp = _local(now)
+    stamp = local_time(now)
     start = stamp - pd.Timedelta(days=days)
     cleaned = clean_tracks(fixes, settings=settings)
     edges = street_coverage(
@@ -129,7 +130,7 @@ def load_patrol_inputs(
     store: Store, *, ward_id: str, now: pd.Timestamp, days: float = 7.0
 ) -> dict[str, gpd.GeoDataFrame]:
     """The store tables :func:`patrol_status` needs, read for ``ward_id`` and ``now``."""
-    stamp = _local(now)
+    stamp = local_time(now)
     end = stamp + pd.Timedelta(seconds=1)
     fix_start = stamp - pd.Timedelta(days=max(days, 7.0))
     hot_start = stamp - pd.Timedelta(weeks=HOTSPOT_WEEKS)
@@ -204,11 +205,6 @@ def route_candidates(status: PatrolStatus, *, interval_hours: float = 2.0) -> gp
 
 
 # --- steps -----------------------------------------------------------------------------------
-
-
-def _local(ts: pd.Timestamp | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(ts)
-    return stamp.tz_localize(TIMEZONE_NAME) if stamp.tzinfo is None else stamp
 
 
 def _hotspots(

@@ -29,6 +29,7 @@ from geo._repeats_knox import knox_test
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.crs import metric_crs
 from geo.errors import InputError
+from geo.model import local_time
 
 __all__ = ["knox_test", "repeat_offenders", "repeat_places"]
 
@@ -275,9 +276,9 @@ def _period(
     stamps = _local(pd.to_datetime(frame[time_col], errors="coerce"))
     keep = stamps.notna()
     if start is not None:
-        keep &= stamps >= _local_stamp(start)
+        keep &= stamps >= local_time(start)
     if end is not None:
-        keep &= stamps < _local_stamp(end)
+        keep &= stamps < local_time(end)
     return frame[keep.to_numpy()]
 
 
@@ -285,11 +286,6 @@ def _local(stamps: pd.Series) -> pd.Series:
     if stamps.dt.tz is None:
         return stamps.dt.tz_localize(TIMEZONE_NAME)
     return stamps.dt.tz_convert(TIMEZONE_NAME)
-
-
-def _local_stamp(value: pd.Timestamp | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize(TIMEZONE_NAME) if stamp.tzinfo is None else stamp
 
 
 def _summary(frame: pd.DataFrame, by: str, time_col: str) -> pd.DataFrame:

@@ -21,6 +21,7 @@ import shapely
 
 from geo.config import TIMEZONE_NAME
 from geo.errors import InputError
+from geo.model import local_time
 from geo.tracks import TrackSettings, _as_cleaned, _Cleaned
 
 __all__ = ["hotspot_visits", "last_patrols", "working_hours_between"]
@@ -71,7 +72,7 @@ def hotspot_visits(
         since ``last_visit``; NaN when never visited).
     """
     _check(hotspots, id_column, radius_m, gap_s, min_stay_s, working_hours)
-    stamp = _local(now)
+    stamp = local_time(now)
     track = _as_cleaned(fixes, settings)
     ids = hotspots[id_column].to_numpy()
     out = pd.DataFrame(
@@ -125,7 +126,7 @@ def last_patrols(
     """
     if id_column not in areas.columns:
         raise InputError(f"areas has no column {id_column!r}; pass the column of their ids.")
-    stamp = _local(now)
+    stamp = local_time(now)
     track = _as_cleaned(fixes, settings)
     last = np.full(len(areas), -np.inf)
     before = track.t <= stamp.value / 1e9
@@ -166,7 +167,7 @@ def working_hours_between(
     series = pd.Series(start) if not isinstance(start, pd.Series) else start
     stamps = pd.to_datetime(series).dt.tz_convert(TIMEZONE_NAME)
     a = _working_clock(stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"), begin, finish)
-    stop = _local(end).tz_convert(TIMEZONE_NAME).tz_localize(None)
+    stop = local_time(end).tz_convert(TIMEZONE_NAME).tz_localize(None)
     b = _working_clock(np.array([stop.to_datetime64()], dtype="datetime64[ns]"), begin, finish)
     return np.where(np.isnan(a), np.nan, np.maximum(b[0] - a, 0.0))
 
@@ -199,11 +200,6 @@ def _check(
         )
     if problems:
         raise InputError("; ".join(problems) + ".")
-
-
-def _local(ts: pd.Timestamp | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(ts)
-    return stamp.tz_localize(TIMEZONE_NAME) if stamp.tzinfo is None else stamp
 
 
 def _stays(

@@ -24,6 +24,7 @@ __all__ = [
     "route_layer",
     "tracks_layer",
     "visit_class",
+    "when_label",
 ]
 
 #: Hours since a street was last covered: upper bounds of the classes and their colours,
@@ -61,7 +62,7 @@ def coverage_layer(
     props = pd.DataFrame(
         {
             "name": gdf["name"].astype("string").fillna(unnamed).to_numpy(),
-            "last": [_when(v, lang) for v in gdf["last_visit"].where(gdf["covered"])],
+            "last": [when_label(v, lang) for v in gdf["last_visit"].where(gdf["covered"])],
             "share": [f"{v:.0%}" for v in gdf["share"]],
             "length": [format_number(v, lang) for v in gdf["length_m"]],
             "color": [colors[c] for c in classes],
@@ -106,8 +107,8 @@ def tracks_layer(
     props = pd.DataFrame(
         {
             "team": gdf["team"].astype("string").fillna("—").to_numpy(),
-            "from": [_when(v, lang) for v in gdf["start"]],
-            "to": [_when(v, lang) for v in gdf["end"]],
+            "from": [when_label(v, lang) for v in gdf["start"]],
+            "to": [when_label(v, lang) for v in gdf["end"]],
         },
         index=gdf.index,
     )
@@ -142,7 +143,7 @@ def patrol_hotspots_layer(
             lang,
             rank=int(row.rank),
             label=html.escape(str(row.label)),
-            last=_when(row.last_visit, lang),
+            last=when_label(row.last_visit, lang),
             visits=int(row.visits_24h),
             dwell=format_number(row.dwell_24h_min, lang),
         )
@@ -219,7 +220,8 @@ def _line_style(feature: dict) -> dict:
     return {"color": p["color"], "weight": p["weight"], "opacity": 0.9}
 
 
-def _when(value: object, lang: Lang) -> str:
+def when_label(value: object, lang: Lang) -> str:
+    """A time as "HH:MM dd/mm", or "never" in the page's language when it is missing."""
     if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
         return t("map.patrol.never", lang)
     return pd.Timestamp(value).strftime("%H:%M %d/%m")  # type: ignore[arg-type]

@@ -32,7 +32,13 @@ from geo.routes import Route, plan_route, plan_team_routes, route_gpx
 from geo.store import Query
 from layers.assets import localize
 from layers.boundaries import ward_outline, zones_layer
-from layers.patrol import coverage_layer, patrol_hotspots_layer, route_layer, tracks_layer
+from layers.patrol import (
+    coverage_layer,
+    patrol_hotspots_layer,
+    route_layer,
+    tracks_layer,
+    when_label,
+)
 from layers.style import format_number
 from views.common import Filters, get_store, load_boundaries, store_location, ward_base_map
 
@@ -159,7 +165,7 @@ def _hotspot_table(status: PatrolStatus, lg: Lang) -> None:
         {
             t("page.patrol.col.rank", lg): spots["rank"].astype(int),
             t("page.patrol.col.place", lg): spots["label"],
-            t("page.patrol.col.last_visit", lg): [_when(v, lg) for v in spots["last_visit"]],
+            t("page.patrol.col.last_visit", lg): [when_label(v, lg) for v in spots["last_visit"]],
             t("page.patrol.col.unvisited", lg): [
                 t("map.patrol.never", lg) if pd.isna(h) else format_number(h, lg, fmt="{:,.1f}")
                 for h in spots["hours_unvisited"]
@@ -185,7 +191,9 @@ def _group_table(status: PatrolStatus, lg: Lang) -> None:
     table = pd.DataFrame(
         {
             t("page.patrol.col.group", lg): groups["name"].fillna(groups["group_id"]),
-            t("page.patrol.col.last_patrol", lg): [_when(v, lg) for v in groups["last_patrol"]],
+            t("page.patrol.col.last_patrol", lg): [
+                when_label(v, lg) for v in groups["last_patrol"]
+            ],
             t("page.patrol.col.hours_since", lg): [
                 t("map.patrol.never", lg) if pd.isna(h) else format_number(h, lg, fmt="{:,.1f}")
                 for h in groups["hours_since"]
@@ -318,12 +326,6 @@ def _route_list(team: str, route: Route, lg: Lang) -> None:
         mime="text/csv",
         key=f"csv-{slug}",
     )
-
-
-def _when(value: object, lg: Lang) -> str:
-    if value is None or pd.isna(value):  # type: ignore[arg-type]
-        return t("map.patrol.never", lg)
-    return pd.Timestamp(value).strftime("%H:%M %d/%m")  # type: ignore[arg-type]
 
 
 def _clock(value: object) -> str:
