@@ -13,7 +13,6 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from geo.config import TIMEZONE_NAME
 from geo.errors import InputError, MappingError
 from geo.model import local_time
 
@@ -184,6 +183,7 @@ def _route(args: argparse.Namespace) -> int:
     from geo.patrol import (
         latest_fix,
         load_patrol_inputs,
+        patrol_now,
         patrol_status,
         route_candidates,
         start_point,
@@ -193,7 +193,11 @@ def _route(args: argparse.Namespace) -> int:
 
     store = open_store(args.db)
     ward_id = _ward(store, args.ward_id)
-    now = _when(args.now, "--now") or _default_now(latest_fix(store, ward_id=ward_id))
+    latest = latest_fix(store, ward_id=ward_id)
+    now = _when(args.now, "--now") or patrol_now(latest)
+    if args.now is None and latest is not None and now <= latest.ceil("min"):
+        print(f"note: the latest patrol is from {latest:%d/%m/%Y %H:%M}; planning as of then "
+              "(give --now to choose)", file=sys.stderr)  # fmt: skip
     inputs = load_patrol_inputs(store, ward_id=ward_id, now=now)
     if inputs["streets"].empty:
         raise InputError(f"{args.db}: the store has no streets for ward {ward_id}.")
@@ -291,16 +295,6 @@ def _when(text: str | None, option: str, *, inclusive_day: bool = False) -> pd.T
     if inclusive_day and len(text.strip()) <= 10:
         stamp += pd.Timedelta(days=1)  # "--to 2025-07-07" includes that day
     return local_time(stamp)
-
-
-def _default_now(latest: pd.Timestamp | None) -> pd.Timestamp:
-    """Now; but a store whose patrols stopped over a week ago (the demo) is read as of then."""
-    now = pd.Timestamp.now(tz=TIMEZONE_NAME).floor("min")
-    if latest is not None and now - latest > pd.Timedelta(days=7):
-        print(f"note: the latest patrol is from {latest:%d/%m/%Y %H:%M}; planning as of then "
-              "(give --now to choose)", file=sys.stderr)  # fmt: skip
-        return latest
-    return now
 
 
 def _lon_lat(text: str) -> tuple[float, float]:

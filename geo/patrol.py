@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 
 from geo.assign import assign_to_groups
-from geo.config import STORAGE_CRS
+from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.coverage import coverage_by_area, coverage_totals, street_coverage
 from geo.crs import metric_crs
 from geo.errors import InputError
@@ -37,6 +37,7 @@ __all__ = [
     "PatrolStatus",
     "latest_fix",
     "load_patrol_inputs",
+    "patrol_now",
     "patrol_status",
     "route_candidates",
     "start_point",
@@ -150,6 +151,48 @@ def latest_fix(store: Store, *, ward_id: str) -> pd.Timestamp | None:
     return None if times.empty else pd.Timestamp(times.max())
 
 
+def patrol_now(
+    latest: pd.Timestamp | None,
+    *,
+    until: pd.Timestamp | None = None,
+    clock: pd.Timestamp | None = None,
+) -> pd.Timestamp:
+    """The moment patrol figures are read at, for a page or a command.
+
+    It is the end of the chosen period (``until``), but never later than the ``clock`` (now).
+    It moves back to the latest patrol fix (``latest``) in two cases only, so that the figures
+    describe when patrols were last recorded rather than the hours after nobody recorded:
+
+    - the period ended in the past and its last patrol was on its last day;
+    - the patrols stopped more than a week before that moment (an old store, the demo).
+
+    A live ward looking at today keeps the clock: a hot spot nobody visited since 10:00 is
+    four hours overdue at 14:00, whatever the last fix was.
+
+    Examples
+    --------
+    >>> clock = pd.Timestamp("2025-07-02 14:00", tz="Asia/Ho_Chi_Minh")
+    >>> last = pd.Timestamp("2025-07-02 10:00:30", tz="Asia/Ho_Chi_Minh")
+    >>> patrol_now(last, clock=clock).strftime("%d/%m %H:%M")
+    '02/07 14:00'
+    >>> past_day = pd.Timestamp("2025-07-01 23:59", tz="Asia/Ho_Chi_Minh")
+    >>> on_that_day = pd.Timestamp("2025-07-01 17:28:10", tz="Asia/Ho_Chi_Minh")
+    >>> patrol_now(on_that_day, until=past_day, clock=clock).strftime("%d/%m %H:%M")
+    '01/07 17:29'
+    >>> patrol_now(on_that_day, clock=clock + pd.Timedelta(days=30)).strftime("%d/%m %H:%M")
+    '01/07 17:29'
+    """
+    now = local_time(clock) if clock is not None else pd.Timestamp.now(tz=TIMEZONE_NAME)
+    now = now.floor("min")
+    end = now if until is None else min(local_time(until), now)
+    if latest is None or latest >= end:
+        return end
+    past_day = until is not None and local_time(until) < now and latest.date() == end.date()
+    if past_day or end - latest > pd.Timedelta(days=7):
+        return latest.ceil("min")
+    return end
+
+
 def start_point(
     places: pd.DataFrame, wards: gpd.GeoDataFrame, *, ward_id: str
 ) -> tuple[tuple[float, float], str]:
@@ -183,9 +226,7 @@ def route_candidates(status: PatrolStatus, *, interval_hours: float = 2.0) -> gp
             geometry=[],
             crs=STORAGE_CRS,
         )
-    metric = spots.to_crs(metric_crs(spots))
-    middle = shapely.line_interpolate_point(metric.geometry.to_numpy(), 0.5, normalized=True)
-    points = gpd.GeoSeries(middle, crs=metric.crs).to_crs(STORAGE_CRS)
+    points = _midpoints(spots)
     priority = visit_priority(
         spots["score"].to_numpy(dtype=float),
         spots["hours_unvisited"].to_numpy(dtype=float),
@@ -207,6 +248,13 @@ def route_candidates(status: PatrolStatus, *, interval_hours: float = 2.0) -> gp
 # --- steps -----------------------------------------------------------------------------------
 
 
+def _midpoints(segments: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """Half way along each street segment, measured in metres; EPSG:4326."""
+    metric = segments.to_crs(metric_crs(segments))
+    middle = shapely.line_interpolate_point(metric.geometry.to_numpy(), 0.5, normalized=True)
+    return gpd.GeoSeries(middle, crs=metric.crs).to_crs(STORAGE_CRS)
+
+
 def _hotspots(
     violations: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, groups: gpd.GeoDataFrame, top: int
 ) -> gpd.GeoDataFrame:
@@ -224,11 +272,7 @@ def _hotspots(
         f"{name} ({between})" if between else str(name)
         for name, between in zip(ranked["name"].fillna("—"), ends, strict=True)
     ]
-    metric = ranked.to_crs(metric_crs(ranked))
-    middle = gpd.GeoDataFrame(
-        geometry=shapely.line_interpolate_point(metric.geometry.to_numpy(), 0.5, normalized=True),
-        crs=metric.crs,
-    ).to_crs(STORAGE_CRS)
+    middle = gpd.GeoDataFrame(geometry=_midpoints(ranked), crs=STORAGE_CRS)
     if len(groups):
         where = assign_to_groups(middle, groups)
         ranked["zone_id"] = where["zone_id"].to_numpy()

@@ -24,6 +24,7 @@ from geo.patrol import (
     PatrolStatus,
     latest_fix,
     load_patrol_inputs,
+    patrol_now,
     patrol_status,
     route_candidates,
     start_point,
@@ -114,15 +115,10 @@ def _latest(location: str, version: int, ward_id: str) -> pd.Timestamp | None:
 
 
 def _page_now(filters: Filters) -> pd.Timestamp:
-    """The end of the sidebar's period, but never later than now (or the latest patrol +1 min
-    when the period ends today or later and patrols stopped earlier, as in the demo)."""
+    """The moment the page reads patrols at: the end of the sidebar's period (see patrol_now)."""
     store = get_store(str(store_location()))
     end = pd.Timestamp(datetime.combine(filters.end, time(23, 59)), tz=TIMEZONE_NAME)
-    now = min(end, pd.Timestamp.now(tz=TIMEZONE_NAME).floor("min"))
-    latest = _latest(store.location, store.data_version(), filters.ward_id)
-    if latest is not None and latest.date() == filters.end and latest < now:
-        now = latest.ceil("min")
-    return now
+    return patrol_now(_latest(store.location, store.data_version(), filters.ward_id), until=end)
 
 
 # --- sections ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from geo.errors import InputError
 from geo.patrol import (
     latest_fix,
     load_patrol_inputs,
+    patrol_now,
     patrol_status,
     route_candidates,
     start_point,
@@ -89,3 +90,26 @@ def test_start_point_is_the_office_else_inside_the_ward(demo: tuple) -> None:
     assert wards.geometry.iloc[0].contains(gpd.points_from_xy([lon], [lat])[0])
     with pytest.raises(InputError, match="nowhere"):
         start_point(places.iloc[:0], wards, ward_id="nowhere")
+
+
+@pytest.mark.parametrize(
+    ("latest", "until", "clock", "expected"),
+    [
+        # live: the clock, however long ago the last fix was today
+        ("2025-07-02 10:00", None, "2025-07-02 14:00", "2025-07-02 14:00"),
+        ("2025-07-02 10:00", "2025-07-02 23:59", "2025-07-02 14:00", "2025-07-02 14:00"),
+        # a past day whose last patrol was that day: the last patrol
+        ("2025-07-01 17:28", "2025-07-01 23:59", "2025-07-02 14:00", "2025-07-01 17:28"),
+        # a past period whose patrols stopped two days before its end: its end
+        ("2025-06-28 17:28", "2025-06-30 23:59", "2025-07-02 14:00", "2025-06-30 23:59"),
+        # patrols stopped over a week ago (the demo, an old store): the last patrol
+        ("2025-06-01 17:28", None, "2025-07-02 14:00", "2025-06-01 17:28"),
+        (None, None, "2025-07-02 14:00", "2025-07-02 14:00"),
+    ],
+)
+def test_patrol_now(latest: str | None, until: str | None, clock: str, expected: str) -> None:
+    def local(text: str | None) -> pd.Timestamp | None:
+        return None if text is None else pd.Timestamp(text, tz="Asia/Ho_Chi_Minh")
+
+    got = patrol_now(local(latest), until=local(until), clock=local(clock))
+    assert got == local(expected)
