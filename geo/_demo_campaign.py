@@ -112,6 +112,24 @@ def _campaign_effect(
     return background[keep].reset_index(drop=True)
 
 
+def _month_of_the_waves(
+    background: pd.DataFrame, waves: list[tuple[pd.Timestamp, pd.Timestamp]]
+) -> pd.DataFrame:
+    """The ward published its July figures as the month's: every fine of that month is a
+    wave's. Everyday records of the month that the draw made "fined" end as warnings, so the
+    monthly report (``geo.report``) finds the published figures, and only them."""
+    if not waves:
+        return background
+    first = waves[0][0].normalize().replace(day=1)
+    t = background["observed_at"]
+    month = (t >= first).to_numpy() & (t < first + pd.offsets.MonthBegin(1)).to_numpy()
+    fined = month & (background["status"] == "fined").to_numpy()
+    out = background.copy()
+    out.loc[fined, "status"] = "warned"
+    out.loc[fined, "fine_vnd"] = None
+    return out
+
+
 def _campaign_records(
     scene: _Scene,
     rng: np.random.Generator,

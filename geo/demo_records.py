@@ -47,6 +47,7 @@ from geo._demo_campaign import (
     _campaign_effect,
     _campaign_plan,
     _campaign_records,
+    _month_of_the_waves,
 )
 from geo._demo_scene import _scene
 from geo._demo_violations import _assemble_violations, _background
@@ -120,6 +121,7 @@ def synthetic_records(
     background = _background(scene, rng, days, seed, oversample=_AFTER_NEIGHBOUR)
     targets, campaigns = _campaign_plan(scene, rng, background, waves, ward_id)
     background = _campaign_effect(scene, rng, background, waves, targets)
+    background = _month_of_the_waves(background, waves)
     wave_records = _campaign_records(scene, rng, waves, targets, campaigns, seed)
     violations = pd.concat([background, wave_records], ignore_index=True)
     violations = violations.sort_values("observed_at", kind="stable").reset_index(drop=True)

@@ -19,7 +19,7 @@ from geo.errors import StoreError
 __all__ = ["SCHEMA_VERSION", "BoundaryLevel", "Query", "Store", "create_store", "open_store"]
 
 #: Version of the table layout; a store of another version is refused with a message.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 BoundaryLevel = Literal["wards", "zones", "groups"]
 
