@@ -159,13 +159,12 @@ def _campaign_records(
         )
         items = 1 + rng.multinomial(items_total - n_removed, rng.dirichlet(np.full(n_removed, 2.0)))
         n_warned = int(rng.integers(60, 91))
-        warned_mix = {
+        warned_mix = {  # the campaign's categories only: its records are those
             "street_vending": 0.35,
-            "sidewalk_encroachment": 0.25,
-            "traffic": 0.2,
+            "sidewalk_encroachment": 0.27,
+            "traffic": 0.22,
             "littering": 0.1,
-            "illegal_signage": 0.05,
-            "other": 0.05,
+            "illegal_signage": 0.06,
         }
         cats += list(rng.choice(list(warned_mix), n_warned, p=list(warned_mix.values())))
         n = len(cats)

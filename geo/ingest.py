@@ -30,6 +30,7 @@ import pandas as pd
 from geo._ingest_dedupe import deduplicate, identify
 from geo._ingest_parse import category_from_labels, parse_fields, photo_drafts
 from geo.assign import assign_to_groups
+from geo.campaigns import Campaign, link_records, read_campaigns
 from geo.columns import (
     TABLES,
     ColumnMapping,
@@ -321,6 +322,13 @@ class _Context:
     salt: bytes
     default_ward: str | None
     _waiting: dict[str, str] | None = None
+    _campaigns: list[Campaign] | None = None
+
+    def campaigns(self) -> list[Campaign]:
+        """The campaigns new records may belong to (every ward of the upload's store)."""
+        if self._campaigns is None:
+            self._campaigns = read_campaigns(self.store)
+        return self._campaigns
 
     def quarantined(self) -> dict[str, str]:
         """Rows waiting in quarantine, by content key: "upload_id:row" of each."""
@@ -469,6 +477,9 @@ def _assign(
 ) -> gpd.GeoDataFrame:
     assigned = assign_to_groups(records, ctx.groups, tolerance_m=opts.snap_m)
     if kind == "violations":
+        # a record inside a campaign's period, targets and categories is the campaign's
+        if "observed_at" in assigned.columns and ctx.campaigns():
+            assigned["campaign_id"] = link_records(assigned, ctx.campaigns())
         return assigned
     # Cleanups and reports keep only their group (their tables have no assignment column).
     return records.assign(group_id=assigned["group_id"], ward_id=assigned["ward_id"])
