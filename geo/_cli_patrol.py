@@ -13,6 +13,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from geo._cli_common import ward_of
 from geo.errors import InputError, MappingError
 from geo.model import local_time
 
@@ -83,7 +84,7 @@ def _coverage(args: argparse.Namespace) -> int:
     start = _when(args.start, "--from")
     end = _when(args.end, "--to", inclusive_day=True)
     store = open_store(args.db) if args.db else None
-    ward_id = _ward(store, args.ward_id) if store else None
+    ward_id = ward_of(store, args.ward_id) if store else None
     if store is not None:
         streets = store.read("streets", Query(ward_id=ward_id))
         if streets.empty:
@@ -192,7 +193,7 @@ def _route(args: argparse.Namespace) -> int:
     from geo.store import Query, open_store
 
     store = open_store(args.db)
-    ward_id = _ward(store, args.ward_id)
+    ward_id = ward_of(store, args.ward_id)
     latest = latest_fix(store, ward_id=ward_id)
     now = _when(args.now, "--now") or patrol_now(latest)
     if args.now is None and latest is not None and now <= latest.ceil("min"):
@@ -271,17 +272,6 @@ def _route_json(team: str, route: Any, path: str) -> dict[str, Any]:
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def _ward(store: Any, ward_id: str | None) -> str:
-    wards = store.ward_ids()
-    if ward_id is not None:
-        if ward_id not in wards:
-            raise InputError(f"No ward {ward_id!r} in the store; it has {', '.join(wards)}.")
-        return ward_id
-    if len(wards) != 1:
-        raise InputError(f"The store has {len(wards)} wards; choose one with --ward-id.")
-    return str(wards[0])
 
 
 def _when(text: str | None, option: str, *, inclusive_day: bool = False) -> pd.Timestamp | None:

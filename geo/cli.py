@@ -125,11 +125,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     bi.set_defaults(func=_boundaries_import)
 
+    from geo._cli_campaign import add_commands as add_campaign_commands
     from geo._cli_hotspots import add_commands
     from geo._cli_patrol import add_commands as add_patrol_commands
+    from geo._cli_report import add_commands as add_report_commands
 
     add_commands(sub)
     add_patrol_commands(sub)
+    add_report_commands(sub)
+    add_campaign_commands(sub)
     return p
 
 

@@ -7,12 +7,13 @@ a test fails when a key lacks a language or when code asks for a key that does n
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
 from typing import Literal
 
 from geo.config import DATA_DIR
 
-__all__ = ["LANGUAGES", "Lang", "category_label", "t", "translations"]
+__all__ = ["LANGUAGES", "Lang", "category_label", "number", "t", "translations"]
 
 Lang = Literal["vi", "en"]
 LANGUAGES: tuple[Lang, ...] = ("vi", "en")
@@ -48,3 +49,27 @@ def category_label(code: str, lang: Lang = "vi") -> str:
 
     cat = categories().get(code)
     return cat.label(lang) if cat else code
+
+
+def number(value: object, lang: Lang = "vi", *, digits: int = 0) -> str:
+    """``value`` with the separators a reader of ``lang`` expects; "—" when missing.
+
+    Vietnamese writes 32.600.000 and 2,5; English 32,600,000 and 2.5.
+
+    Examples
+    --------
+    >>> number(32_600_000), number(2.5, "vi", digits=1), number(1234.5, "en", digits=1)
+    ('32.600.000', '2,5', '1,234.5')
+    >>> number(None), number(float("nan"))
+    ('—', '—')
+    """
+    if value is None or isinstance(value, str):
+        return "—" if value is None else value
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "—"
+    if math.isnan(x):
+        return "—"
+    text = f"{x:,.{digits}f}"
+    return text.translate(str.maketrans(",.", ".,")) if lang == "vi" else text
