@@ -15,7 +15,15 @@ from geo.config import DEFAULT_STORE_PATH
 from geo.errors import StoreError
 from geo.i18n import t
 from geo.store import open_store
-from views import common, hotspot_page, map_page, patrol_page, records_page, upload_page
+from views import (
+    campaign_page,
+    common,
+    hotspot_page,
+    map_page,
+    patrol_page,
+    records_page,
+    upload_page,
+)
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("urban_order.app")
@@ -88,6 +96,11 @@ def main() -> None:
             lambda: patrol_page.render(filters) if filters else None,
             title=t("nav.patrol", lg),
             url_path="patrol",
+        ),
+        st.Page(
+            lambda: campaign_page.render(filters) if filters else None,
+            title=t("nav.campaign", lg),
+            url_path="campaigns",
         ),
         st.Page(
             lambda: upload_page.render(filters) if filters else None,
