@@ -56,7 +56,8 @@ def test_july_wave_shows_before_after_and_wdq_as_geo_computes_them(demo_store, m
     later = ring[(ring["period"] == "follow_up_4w") & (ring["category"] == "all")]
     buffer = later.set_index("area").loc["buffer"]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Vùng đệm (lân cận)"] == f"{number(buffer['before'])} → {number(buffer['after'])}"
+    shown = f"{number(buffer['before'])} → {number(buffer['after'])}"
+    assert metrics["Vùng đệm (lân cận)"] == shown
 
 
 def test_planning_suggests_and_prefills_a_new_campaign_which_is_saved(demo_copy, monkeypatch):
