@@ -115,6 +115,15 @@ def _citizen_reports(
     status[late_resolve & ~rejected] = "accepted"
     late_accept = np.asarray(accepted > t1)
     status[late_accept & ~rejected] = "received"
+    # Some reports of the last four weeks stall (a third never even accepted), so the
+    # overdue list of the report page has the work a real ward would have.
+    recent = np.asarray(received > t1 - pd.Timedelta(weeks=4))
+    stalled = recent & (rng.random(n) < 0.2) & ~rejected & ~late_accept
+    unaccepted = stalled & (rng.random(n) < 1 / 3)
+    status[stalled] = "accepted"
+    status[unaccepted] = "received"
+    late_resolve |= stalled
+    late_accept |= unaccepted
     accepted_out = pd.Series(accepted).where(~(rejected | late_accept))
     resolved_out = pd.Series(resolved).where(~(rejected | late_resolve))
     frame = gpd.GeoDataFrame(

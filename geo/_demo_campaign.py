@@ -1,9 +1,9 @@
 """The July 2025 peak campaign of the demo records: its plan, its effect and its own records.
 
-Two waves target the hottest residential groups. Inside a wave the targeted groups' records
-are the wave's own and reproduce the ward's published July figures exactly (the
-``CAMPAIGN_*`` constants); afterwards the targets stay quieter and their neighbours get a
-little busier (displacement).
+One campaign, 7–27 July, in two waves on the hottest residential groups. Inside a wave the
+targeted groups' records are the campaign's own and reproduce the ward's published July
+figures exactly (the ``CAMPAIGN_*`` constants); afterwards the targets stay quieter and their
+neighbours get a little busier (displacement).
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def _campaign_plan(
     waves: list[tuple[pd.Timestamp, pd.Timestamp]],
     ward_id: str,
 ) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
-    """Pick the hottest groups of the months before the first wave as each wave's targets."""
+    """Pick the hottest groups of the months before the first wave as each wave's targets;
+    the campaign row is repeated per wave (its records carry the one campaign's id)."""
     if not waves:
         return [], []
     before = background[background["observed_at"] < waves[0][0]]
@@ -67,24 +68,23 @@ def _campaign_plan(
     ranked = ranked[counts[ranked] > 0]
     if len(ranked) == 0:
         ranked = np.arange(len(scene.group_ids))
-    targets, rows = [], []
-    for k, ((a, b), n) in enumerate(zip(waves, _TARGETS, strict=True), start=1):
-        chosen = ranked[:n]
-        targets.append(chosen)
-        rows.append(
-            {
-                "campaign_id": _uuid(rng),
-                "ward_id": ward_id,
-                "name": f"Ra quân cao điểm tháng 7/2025 — đợt {k}",
-                "start": a,
-                "end": b,
-                "target": ",".join(scene.group_ids[chosen]),
-                "categories": _CAMPAIGN_CATEGORIES,
-                "teams": ",".join(PATROL_TEAMS),
-                "notes": "synthetic",
-            }
-        )
-    return targets, rows
+    targets = [ranked[:n] for n in _TARGETS]
+    # One campaign, as the ward announced it: from the first wave's first day to the last
+    # wave's last day, on every group a wave targeted.
+    every = np.unique(np.concatenate(targets))
+    days = " và ".join(f"{a:%d/%m}–{b:%d/%m}" for a, b in waves)
+    row = {
+        "campaign_id": _uuid(rng),
+        "ward_id": ward_id,
+        "name": "Ra quân cao điểm tháng 7/2025",
+        "start": waves[0][0],
+        "end": waves[-1][1],
+        "target": ",".join(scene.group_ids[np.sort(every)]),
+        "categories": _CAMPAIGN_CATEGORIES,
+        "teams": ",".join(PATROL_TEAMS),
+        "notes": f"Hai đợt cao điểm: {days} (dữ liệu tổng hợp)",
+    }
+    return targets, [row] * len(waves)
 
 
 def _campaign_effect(

@@ -7,8 +7,6 @@ of every kind, and the two ways a map file or a photo stands in for a missing ca
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,6 +14,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import pandas as pd
 
+from geo.accountability import offender_keys
 from geo.columns import TIME_FIELDS, ColumnMapping, category_code, detect_columns, status_code
 from geo.config import TIMEZONE_NAME
 from geo.model import fine_schedule
@@ -196,7 +195,7 @@ def _parse_violation(
         basis = basis.where(fined)
     out["legal_basis"] = basis
     if "offender" in f:
-        out["offender_key"] = _offender_keys(frame[f["offender"]], ctx.salt)
+        out["offender_key"] = offender_keys(frame[f["offender"]], ctx.salt)
 
 
 @dataclass(frozen=True)
@@ -285,15 +284,3 @@ _KIND_PARSERS = {"violations": _parse_violation, "patrols": _parse_patrol}
 def _legal_basis(category: object) -> str | None:
     rule = fine_schedule().get(str(category))
     return f"{rule.legal_basis} {rule.provision}" if rule else None
-
-
-def _offender_keys(values: pd.Series, salt: bytes) -> pd.Series:
-    """Salted HMAC of a plate or household, normalised; never the text itself."""
-
-    def key(text: object) -> str | None:
-        if not isinstance(text, str) or not text.strip():
-            return None
-        normal = "".join(text.upper().split()).replace("-", "").replace(".", "")
-        return hmac.new(salt, normal.encode("utf-8"), hashlib.sha256).hexdigest()
-
-    return values.map(key).astype("string")

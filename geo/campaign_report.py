@@ -132,8 +132,6 @@ def campaign_report(
     )
     summary = enforcement_summary(own, cleanups=cleanups)
     areas = campaign_areas(groups, list(campaign.target), buffer=buffer, control=control)
-    times = pd.to_datetime(violations["observed_at"])
-    coverage = (times.min(), times.max()) if len(times) else None
     evaluation = evaluate_campaign(
         violations,
         areas,
@@ -141,7 +139,6 @@ def campaign_report(
         end=campaign.end,
         categories=list(campaign.categories) or None,
         followups_weeks=followups_weeks,
-        coverage=coverage,
     )
     return CampaignReport(
         campaign=campaign,

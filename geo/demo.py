@@ -113,10 +113,15 @@ def build_demo(
     ward_gdf["population"] = population
 
     tick(0.45, "records")
+    from geo.campaigns import Campaign, link_records
     from geo.demo_records import synthetic_records
 
     records = synthetic_records(ward=ward_gdf, groups=groups, streets=streets, seed=seed)
     records["violations"] = _assigned(records["violations"], groups)
+    # every record inside the campaign's period, targets and categories is the campaign's,
+    # as ingest links uploaded records (geo.campaigns)
+    campaigns = [Campaign.from_row(row) for _, row in records["campaigns"].iterrows()]
+    records["violations"]["campaign_id"] = link_records(records["violations"], campaigns)
     for table in ("cleanups", "citizen_reports"):
         assigned = assign_to_groups(records[table], groups)
         records[table] = records[table].assign(group_id=assigned["group_id"])

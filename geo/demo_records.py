@@ -9,11 +9,12 @@ app has something true to show:
   rest are spread along lanes and alleys.
 - **When.** Each category has its weekly rhythm (vending on weekends, traffic and construction on
   weekdays) and hours (vending mornings and evenings, traffic at rush hours); Tết 2025 is quiet.
-- **Campaign.** Two peak waves in July 2025 target the hottest groups. During a wave the records
-  of its targeted groups are the wave's own (they carry its ``campaign_id``) and reproduce the
-  figures the ward published for July exactly (see the ``CAMPAIGN_*`` constants); records
-  elsewhere in the ward on those days are everyday records. After the waves violations drop in
-  the targeted groups and rise a little next door (displacement).
+- **Campaign.** One peak campaign, 7–27 July 2025, in two waves on the hottest groups. During a
+  wave the records of its targeted groups are the campaign's own (they carry its
+  ``campaign_id``) and reproduce the figures the ward published for July exactly (see the
+  ``CAMPAIGN_*`` constants): every fine of July is the campaign's. Records elsewhere in the
+  ward on those days are everyday records. After the waves violations drop in the targeted
+  groups and rise a little next door (displacement).
 - **Patrols.** Two teams, one 90-minute patrol each per day (every day of the period: about
   110,000 points for ten months, generated in about a second) along shortest paths between hot
   spots, markets and schools, a GPS fix every 30 s with 3–8 m of noise.
@@ -133,7 +134,7 @@ def synthetic_records(
         "citizen_reports": _within(
             _citizen_reports(scene, rng, days, t1, ward_id), "received_at", t0, t1
         ),
-        "campaigns": conform("campaigns", pd.DataFrame(campaigns)),
+        "campaigns": conform("campaigns", pd.DataFrame(campaigns[:1])),
     }
     log.info(
         "synthetic records (seed %d): %s",

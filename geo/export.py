@@ -1,4 +1,4 @@
-"""Records out of the store as files people open: CSV, Excel and GeoJSON.
+"""Records out of the store as files people open: CSV, Excel, GeoJSON, GeoPackage and KML.
 
 An export carries exactly the rows it is given, with column headers and category, status and
 assignment labels in the user's language, and times as local (Asia/Ho_Chi_Minh) text, day
@@ -9,41 +9,65 @@ Spreadsheets run formulas: a text cell starting with ``=``, ``+``, ``-``, ``@``,
 carriage return could execute when the file is opened (CSV injection). CSV gets a leading
 apostrophe in such cells; Excel gets them as text cells with the quote prefix, value intact.
 Offender keys (salted hashes) never leave the store.
+
+GeoPackage (for QGIS) and KML (for Google Earth) are written by GDAL's own drivers through
+pyogrio. A GeoPackage keeps numbers as numbers; a KML placemark is named by the record's
+category, carries its time as a ``TimeStamp`` (the time slider of Google Earth), a short
+description, and every exported value as ``ExtendedData``. Google Earth shows a description as
+HTML, so its text is HTML-escaped: an address cannot inject markup.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import logging
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 
 from geo.config import TIMEZONE_NAME
 from geo.errors import InputError
 from geo.i18n import Lang, category_label, t, translations
+from geo.text import normalise
 
 __all__ = ["EXPORT_FORMATS", "ExportFormat", "export_records", "manual_entry_csv"]
 
 log = logging.getLogger(__name__)
 
-ExportFormat = Literal["csv", "xlsx", "geojson"]
+ExportFormat = Literal["csv", "xlsx", "geojson", "gpkg", "kml"]
 EXPORT_FORMATS: dict[str, tuple[str, str]] = {
     "csv": ("csv", "text/csv"),
     "xlsx": ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     "geojson": ("geojson", "application/geo+json"),
+    "gpkg": ("gpkg", "application/geopackage+sqlite3"),
+    "kml": ("kml", "application/vnd.google-earth.kml+xml"),
 }
+#: Formats that carry the geometries themselves (the others flatten points to lat/lon).
+_GEOMETRIC = ("geojson", "gpkg", "kml")
 #: Pseudonymous, yet personal: never exported.
 _NEVER = ("offender_key",)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _TIME_FORMAT = "%d/%m/%Y %H:%M:%S"
+#: The fields a KML placemark's description lists, when the export has them.
+_KML_DESCRIPTION = (
+    "observed_at", "group_name", "address", "status", "fine_vnd", "items_removed", "record_id",
+)  # fmt: skip
+#: Field names that GDAL's LIBKML driver reads as placemark elements, not as data.
+_KML_RESERVED = frozenset(
+    {"name", "description", "timestamp", "begin", "end", "altitudemode", "tessellate",
+     "extrude", "visibility", "draworder", "icon", "snippet"}
+)  # fmt: skip
 #: Headers of a single record typed in the app: the ones the upload recognises first.
 _ENTRY_HEADERS = {
     "lat": "Vĩ độ",
@@ -59,7 +83,7 @@ _ENTRY_HEADERS = {
 def export_records(
     frame: pd.DataFrame, *, fmt: ExportFormat, lang: Lang = "vi", sheet: str | None = None
 ) -> bytes:
-    """The rows of ``frame`` as a CSV, Excel or GeoJSON file.
+    """The rows of ``frame`` as a CSV, Excel, GeoJSON, GeoPackage or KML file.
 
     Parameters
     ----------
@@ -68,12 +92,12 @@ def export_records(
         with extra columns such as ``group_name``; a GeoDataFrame of points gets latitude and
         longitude columns in CSV and Excel (other geometries a WKT column).
     fmt
-        ``"csv"`` (UTF-8 with BOM, so Excel reads the diacritics right), ``"xlsx"`` or
-        ``"geojson"`` (needs geometries).
+        ``"csv"`` (UTF-8 with BOM, so Excel reads the diacritics right), ``"xlsx"``, or, with
+        geometries, ``"geojson"``, ``"gpkg"`` (one layer, named after ``sheet``) or ``"kml"``.
     lang
         Language of the headers and of the category, status and assignment labels.
     sheet
-        Name of the Excel sheet (default: "Hồ sơ" / "Records").
+        Name of the Excel sheet, GeoPackage layer or KML folder (default: "Hồ sơ" / "Records").
 
     Returns
     -------
@@ -83,7 +107,7 @@ def export_records(
     Raises
     ------
     InputError
-        For an unknown ``fmt``, or GeoJSON asked of a frame without geometries.
+        For an unknown ``fmt``, or a GIS format asked of a frame without geometries.
 
     Examples
     --------
@@ -93,17 +117,22 @@ def export_records(
     """
     if fmt not in EXPORT_FORMATS:
         raise InputError(f"fmt={fmt!r}: export as one of {', '.join(EXPORT_FORMATS)}.")
-    if fmt == "geojson" and not isinstance(frame, gpd.GeoDataFrame):
+    if fmt in _GEOMETRIC and not isinstance(frame, gpd.GeoDataFrame):
         raise InputError(
-            "GeoJSON needs the records' geometries: pass the GeoDataFrame the store read, "
+            f"{fmt} needs the records' geometries: pass the GeoDataFrame the store read, "
             "or export as csv/xlsx."
         )
-    table = _labelled(frame, lang=lang, flat=fmt != "geojson")
+    table = _labelled(frame, lang=lang, flat=fmt not in _GEOMETRIC)
     log.info("export of %d records as %s", len(table), fmt)
+    name = sheet or t("export.sheet", lang)
     if fmt == "csv":
         return _csv(table)
     if fmt == "xlsx":
-        return _xlsx(table, sheet=sheet or t("export.sheet", lang))
+        return _xlsx(table, sheet=name)
+    if fmt == "gpkg":
+        return _gpkg(table, layer=normalise(name) or "records")
+    if fmt == "kml":
+        return _kml(table, frame, lang=lang, folder=name)
     return _geojson(table)
 
 
@@ -315,3 +344,63 @@ def _json_value(value: object) -> object:
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value
+
+
+def _gpkg(table: gpd.GeoDataFrame, *, layer: str) -> bytes:
+    typed = table.copy()
+    for name in typed.columns.drop(typed.geometry.name):
+        typed[name] = _typed(typed[name])
+    with tempfile.TemporaryDirectory(prefix="urban-order-export-") as tmp:
+        path = Path(tmp) / "export.gpkg"
+        pyogrio.write_dataframe(typed, path, layer=layer, driver="GPKG")
+        return path.read_bytes()
+
+
+def _typed(values: pd.Series) -> pd.Series:
+    """The plain values of a labelled column in a typed column, so GIS tools sort numbers."""
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "integer":
+        return values.astype("Int64")
+    if kind in ("floating", "mixed-integer-float"):
+        return values.astype("Float64")
+    return values.astype("string")
+
+
+def _kml(table: gpd.GeoDataFrame, frame: gpd.GeoDataFrame, *, lang: Lang, folder: str) -> bytes:
+    """Placemarks named by category, with their time, a short description and every value."""
+    data = pd.DataFrame(table.drop(columns=[table.geometry.name]))
+    data.columns = [f"{c}_" if str(c).lower() in _KML_RESERVED else str(c) for c in data.columns]
+    shown = [_header(n, lang) for n in _KML_DESCRIPTION if n in frame.columns]
+    described = [
+        "<br/>".join(
+            html.escape(f"{h}: {v}").replace("\n", "<br/>")
+            for h, v in zip(shown, row, strict=True)
+            if v is not None
+        )
+        for row in table[shown].itertuples(index=False, name=None)
+    ]
+    if "category" in frame.columns:
+        names = [category_label(str(c), lang) if _present(c) else "—" for c in frame["category"]]
+    else:
+        names = [
+            str(v) if _present(v) else "—" for v in frame.get("record_id", [None] * len(table))
+        ]
+    marks = gpd.GeoDataFrame(
+        {"name": names, "description": described}, geometry=table.geometry.values, crs=table.crs
+    )
+    if "observed_at" in frame.columns:
+        marks["timestamp"] = _local_times(frame["observed_at"]).to_numpy()
+    # KML data is text; None stays an empty cell, not "None"
+    marks = pd.concat([marks, data.astype("string").set_axis(marks.index)], axis=1)
+    driver = "LIBKML" if "LIBKML" in pyogrio.list_drivers() else "KML"
+    with tempfile.TemporaryDirectory(prefix="urban-order-export-") as tmp:
+        path = Path(tmp) / "export.kml"
+        pyogrio.write_dataframe(marks, path, layer=folder, driver=driver)
+        return path.read_bytes()
+
+
+def _local_times(values: pd.Series) -> pd.Series:
+    times = pd.to_datetime(values)
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        return times.dt.tz_convert(TIMEZONE_NAME)
+    return times.dt.tz_localize(TIMEZONE_NAME)

@@ -8,6 +8,7 @@ Needs Debian's chromium (``apt-get install chromium``) and Playwright from PyPI;
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import urlparse
@@ -132,6 +133,30 @@ def test_patrol_page_draws_street_coverage_and_a_route_offline(browser, app_url)
     route_frame.get_by_text("1", exact=True).first.wait_for(timeout=30_000)  # stop badges
     page.wait_for_timeout(1000)
     page.screenshot(path=str(SCREENSHOTS / "patrol-route.png"), full_page=True)
+    assert not foreign, f"the page tried to reach the internet: {foreign[:5]}"
+    page.close()
+
+
+def test_campaign_page_shows_the_july_wave_before_after_and_wdq(browser, app_url):
+    page, foreign = _loopback_only_page(browser, height=1600)
+    page.goto(f"{app_url}/campaigns", wait_until="domcontentloaded")
+    page.get_by_text("Trước và sau chiến dịch").first.wait_for(timeout=90_000)
+    wdq = page.get_by_test_id("stMetric").filter(has_text="WDQ").first
+    wdq.wait_for(timeout=30_000)
+    assert re.search(r"WDQ\s*−?-?\d+,\d\d", wdq.inner_text()), wdq.inner_text()
+    target = page.get_by_test_id("stMetric").filter(has_text="Mục tiêu").first.inner_text()
+    assert re.search(r"\d+ → \d+", target), target
+    frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+    frame.locator(".leaflet-container").wait_for(timeout=60_000)
+    frame.get_by_text("Vùng đệm (lân cận)").first.wait_for(timeout=30_000)  # the legend
+    # target groups red, buffer orange, control grey: all three are drawn
+    strokes = frame.locator("path.leaflet-interactive").evaluate_all(
+        "els => els.map(e => e.getAttribute('stroke'))"
+    )
+    assert {"#c62828", "#ef6c00", "#78909c"} <= set(strokes), set(strokes)
+    page.wait_for_timeout(1000)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "campaign.png"), full_page=True)
     assert not foreign, f"the page tried to reach the internet: {foreign[:5]}"
     page.close()
 

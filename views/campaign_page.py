@@ -100,6 +100,7 @@ def _result_tab(filters: Filters, version: int, campaigns: list[Campaign]) -> No
         t("page.campaign.control", lg),
         [g for g in names if g not in campaign.target],
         format_func=lambda g: names.get(g, g),
+        placeholder=t("page.campaign.control_placeholder", lg),
         key="campaign-control",
         help=t("page.campaign.control_help", lg),
     )
@@ -132,7 +133,11 @@ def _facts(report: CampaignReport, names: dict[str, str], lg: Lang) -> None:
     cols = st.columns(5)
     cols[0].metric(t("page.campaign.metric.records", lg), number(s.records, lg))
     cols[1].metric(t("page.campaign.metric.fined", lg), number(s.fined, lg))
-    cols[2].metric(t("page.campaign.metric.fines", lg), f"{number(s.total_fines_vnd, lg)} đ")
+    cols[2].metric(
+        t("page.campaign.metric.fines", lg),
+        t("page.campaign.million", lg, n=number(s.total_fines_vnd / 1e6, lg, digits=2)),
+        help=f"{number(s.total_fines_vnd, lg)} đ",
+    )
     cols[3].metric(t("page.campaign.metric.removed", lg), number(s.items_removed, lg))
     cols[4].metric(
         t("page.campaign.metric.repeats", lg),
@@ -256,6 +261,7 @@ def _plan_tab(filters: Filters, version: int) -> None:
         t("page.campaign.categories", lg),
         list(CATEGORIES),
         format_func=lambda c: category_label(c, lg),
+        placeholder=t("page.campaign.all_placeholder", lg),
         key="plan-categories",
     )
     try:
@@ -345,10 +351,12 @@ def _edit_tab(filters: Filters, version: int, campaigns: list[Campaign]) -> None
             list(names),
             default=[g for g in (old.target if old else prefill.get("groups", [])) if g in names],
             format_func=lambda g: names.get(g, g),
+            placeholder=t("page.campaign.choose_placeholder", lg),
         )
         zone_ids = st.multiselect(
             t("page.campaign.edit.zones", lg), list(zones), format_func=lambda z: zones.get(z, z),
             help=t("page.campaign.edit.zones_help", lg),
+            placeholder=t("page.campaign.choose_placeholder", lg),
         )  # fmt: skip
         categories = st.multiselect(
             t("page.campaign.categories", lg),
@@ -356,6 +364,7 @@ def _edit_tab(filters: Filters, version: int, campaigns: list[Campaign]) -> None
             default=list(old.categories) if old else prefill.get("categories", []),
             format_func=lambda c: category_label(c, lg),
             help=t("page.campaign.edit.categories_help", lg),
+            placeholder=t("page.campaign.all_placeholder", lg),
         )
         teams = st.text_input(
             t("page.campaign.edit.teams", lg),
@@ -466,10 +475,11 @@ def _group_names(groups: pd.DataFrame) -> dict[str, str]:
 
 
 def _delta(change: object, lg: Lang) -> str | None:
+    """+25 % / -40 %, with an ASCII minus: Streamlit reads the sign to draw the arrow."""
     if change is None or pd.isna(change):  # type: ignore[call-overload]
         return None
     value = float(change)  # type: ignore[arg-type]
-    sign = "+" if value > 0 else "−" if value < 0 else ""
+    sign = "+" if value > 0 else "-" if value < 0 else ""
     return f"{sign}{number(abs(value), lg)} %"
 
 

@@ -228,7 +228,7 @@ def _export(shown: pd.DataFrame, filters: Filters) -> None:
     stem = f"ho-so-{filters.ward_id}-{filters.start:%Y%m%d}-{filters.end:%Y%m%d}"
     cols = st.columns(len(EXPORT_FORMATS))
     fmt: ExportFormat
-    for col, fmt in zip(cols, ("csv", "xlsx", "geojson"), strict=True):
+    for col, fmt in zip(cols, ("csv", "xlsx", "geojson", "gpkg", "kml"), strict=True):
         ext, mime = EXPORT_FORMATS[fmt]
         col.download_button(
             t(f"page.records.export.{fmt}", lg),

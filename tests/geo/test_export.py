@@ -7,10 +7,13 @@ import io
 import json
 import zipfile
 from datetime import datetime
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 import pytest
+from defusedxml import ElementTree
 from openpyxl import load_workbook
 from shapely.geometry import LineString, Point
 
@@ -126,24 +129,115 @@ def test_geojson_opens_with_labelled_properties_and_exact_points():
     assert len(back) == 3 and back.crs.to_epsg() == 4326
 
 
+def _saved(data: bytes, folder: Path, name: str = "export.gpkg") -> Path:
+    path = folder / name  # GDAL wants a GeoPackage to be called .gpkg
+    path.write_bytes(data)
+    return path
+
+
+def test_geopackage_reads_back_with_the_same_ids_points_and_numbers(tmp_path):
+    frame = _records().assign(address=["=1+1", None, "Phố Huế"])
+    data = export_records(frame, fmt="gpkg", lang="vi")
+    assert data.startswith(b"SQLite format 3\x00")
+    path = _saved(data, tmp_path)
+    assert pyogrio.list_layers(path).tolist() == [["ho_so", "Point"]]
+    back = pyogrio.read_dataframe(path)
+    assert back.crs.to_epsg() == 4326
+    assert back["Mã hồ sơ"].tolist() == ["a1", "b2", "c3"]
+    assert [(p.x, p.y) for p in back.geometry] == [(p.x, p.y) for p in frame.geometry]
+    assert back["Loại vi phạm"].tolist() == ["Bán hàng rong", "Xả rác sai quy định", "mystery"]
+    assert back["Thời gian"].iloc[0] == "08/07/2025 08:30:15"
+    info = pyogrio.read_info(path)
+    types = dict(zip(info["fields"], info["dtypes"], strict=True))
+    assert types["Số tiền phạt (đ)"] == "int64" and types["Độ chính xác GPS (m)"] == "float64"
+    assert back["Số tiền phạt (đ)"].iloc[0] == 300_000 and pd.isna(back["Số tiền phạt (đ)"][1])
+    assert back["Địa chỉ"].iloc[0] == "=1+1"  # no spreadsheet here: the value as it is
+    assert "Offender key" not in back.columns and b"secret-hash" not in data
+    english = pyogrio.list_layers(
+        _saved(export_records(frame, fmt="gpkg", lang="en"), tmp_path, "en.gpkg")
+    )
+    assert english[0][0] == "records"
+
+
+def _kml(data: bytes) -> list[dict[str, object]]:
+    """Each placemark's name, description, time, point and data (namespaces dropped)."""
+    root = ElementTree.fromstring(data)
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    out = []
+    for mark in root.iterfind(".//k:Placemark", ns):
+        coords = mark.findtext(".//k:Point/k:coordinates", default="", namespaces=ns).split(",")
+        out.append(
+            {
+                "name": mark.findtext("k:name", namespaces=ns),
+                "description": mark.findtext("k:description", namespaces=ns),
+                "when": mark.findtext("k:TimeStamp/k:when", namespaces=ns),
+                "lon_lat": (float(coords[0]), float(coords[1])),
+                "data": {d.get("name"): d.text for d in mark.iterfind(".//k:SimpleData", ns)},
+            }
+        )
+    return out
+
+
+def test_kml_has_a_named_placemark_per_record_with_its_time_and_point():
+    frame = _records().assign(address=["<b onmouseover=x>5 Huế</b>", None, "=1+1"])
+    data = export_records(frame, fmt="kml", lang="vi")
+    marks = _kml(data)
+    assert len(marks) == 3
+    assert [m["name"] for m in marks] == ["Bán hàng rong", "Xả rác sai quy định", "mystery"]
+    assert [m["lon_lat"] for m in marks] == [(p.x, p.y) for p in frame.geometry]
+    # Google Earth's time slider reads local time with its offset
+    assert [m["when"] for m in marks] == [
+        "2025-07-08T08:30:15+07:00", "2025-07-10T06:05:00+07:00", "2025-07-10T07:00:00+07:00",
+    ]  # fmt: skip
+    first = marks[0]
+    assert first["description"].startswith("Thời gian: 08/07/2025 08:30:15<br/>")
+    assert "Trạng thái: Đã xử phạt" in first["description"]
+    # shown as HTML by Google Earth: the address is text there, never markup
+    assert "&lt;b onmouseover=x&gt;5 Huế&lt;/b&gt;" in first["description"]
+    assert "<b onmouseover" not in first["description"]
+    assert first["data"]["Mã hồ sơ"] == "a1" and first["data"]["Số tiền phạt (đ)"] == "300000"
+    assert first["data"]["Địa chỉ"] == "<b onmouseover=x>5 Huế</b>"  # the value, intact
+    assert marks[2]["data"]["Địa chỉ"] == "=1+1"
+    assert "Số tiền phạt (đ)" not in marks[1]["data"]  # missing stays missing
+    assert b"secret-hash" not in data and "Offender" not in data.decode()
+    english = _kml(export_records(frame, fmt="kml", lang="en"))
+    assert english[0]["name"] == "Street vending" and english[0]["data"]["Record ID"] == "a1"
+
+
+def test_kml_keeps_a_field_named_like_a_placemark_element():
+    lines = gpd.GeoDataFrame(
+        {"name": ["a"], "description": ["b"]},
+        geometry=[LineString([(105.8, 21.0), (105.9, 21.1)])],
+        crs=4326,
+    )
+    root = ElementTree.fromstring(export_records(lines, fmt="kml"))
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    data = {d.get("name"): d.text for d in root.iterfind(".//k:SimpleData", ns)}
+    assert data == {"name_": "a", "description_": "b"}
+    assert root.find(".//k:Placemark/k:LineString", ns) is not None
+
+
 def test_other_geometries_go_out_as_wkt_and_bad_requests_are_refused():
     lines = gpd.GeoDataFrame(
         {"name": ["a"]}, geometry=[LineString([(105.8, 21.0), (105.9, 21.1)])], crs=4326
     )
     rows = _csv_rows(export_records(lines, fmt="csv", lang="en"))
     assert rows[0]["Geometry (WKT)"].startswith("LINESTRING (105.8 21")
-    with pytest.raises(InputError, match="geometries"):
-        export_records(pd.DataFrame({"a": [1]}), fmt="geojson")
+    for fmt in ("geojson", "gpkg", "kml"):
+        with pytest.raises(InputError, match=f"{fmt} needs the records' geometries"):
+            export_records(pd.DataFrame({"a": [1]}), fmt=fmt)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="csv, xlsx, geojson"):
         export_records(lines, fmt="pdf")  # type: ignore[arg-type]
 
 
-def test_an_empty_selection_exports_headers_only():
+def test_an_empty_selection_exports_headers_only(tmp_path):
     empty = _records().iloc[0:0]
     assert len(_csv_rows(export_records(empty, fmt="csv"))) == 0
     ws = load_workbook(io.BytesIO(export_records(empty, fmt="xlsx"))).active
     assert ws.max_row == 1
     assert json.loads(export_records(empty, fmt="geojson"))["features"] == []
+    assert len(pyogrio.read_dataframe(_saved(export_records(empty, fmt="gpkg"), tmp_path))) == 0
+    assert _kml(export_records(empty, fmt="kml")) == []
 
 
 @pytest.fixture
@@ -151,7 +245,7 @@ def store(demo_copy):
     return open_store(demo_copy)
 
 
-@pytest.mark.parametrize("fmt", ["csv", "xlsx", "geojson"])
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "geojson", "kml"])
 def test_an_export_uploaded_again_adds_nothing(store, fmt):
     some = store.read("violations").iloc[::97]
     before = store.count("violations")

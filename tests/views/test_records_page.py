@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from defusedxml import ElementTree
 from streamlit.testing.v1 import AppTest
 
 from geo.export import export_records
@@ -68,7 +69,9 @@ def test_records_of_the_filters_by_status_and_group(at, db):
     # the sidebar's categories narrow it too
     at.multiselect(key="categories-vi").set_value(["street_vending"]).run()
     assert set(at.dataframe[0].value["Loại vi phạm"]) <= {"Bán hàng rong"}
-    assert [d.label for d in at.get("download_button")] == ["Tải CSV", "Tải Excel", "Tải GeoJSON"]
+    assert [d.label for d in at.get("download_button")] == [
+        "Tải CSV", "Tải Excel", "Tải GeoJSON", "Tải GeoPackage", "Tải KML (Google Earth)",
+    ]  # fmt: skip
     at.radio(key="lang").set_value("en").run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Violation records"
@@ -86,6 +89,13 @@ def test_the_export_is_exactly_the_filtered_set(db):
     assert len(rows) == len(shown) == int(records["status"].isin(["warned", "removed"]).sum())
     assert {r["Mã hồ sơ"] for r in rows} == set(shown["record_id"])
     assert {r["Trạng thái"] for r in rows} == {"Nhắc nhở", "Đã tháo dỡ"}
+    # the same set, placed, for Google Earth
+    root = ElementTree.fromstring(export_records(export_frame(shown), fmt="kml"))
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    ids = [d.text for d in root.iterfind(".//k:SimpleData[@name='Mã hồ sơ']", ns)]
+    assert len(root.findall(".//k:Placemark", ns)) == len(shown) and set(ids) == {
+        r["Mã hồ sơ"] for r in rows
+    }
 
 
 def test_a_status_edit_is_saved_and_audited(at, db):
