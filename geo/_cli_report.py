@@ -17,8 +17,6 @@ __all__ = ["add_commands"]
 #: carry them all).
 _LONG_TABLES = {"groups", "cleanups"}
 _PRINTED_ROWS = 10
-#: Columns left out of the printed tables (ids nobody reads on a terminal).
-_NOT_PRINTED = {"campaign_id", "figure"}
 
 
 def add_commands(sub: Any) -> None:
@@ -79,40 +77,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _text_table(table: pd.DataFrame, lang: Lang, *, head: int | None) -> str:
-    from geo._report_text import header
+    from geo.report import shown_table
 
-    shown = table.drop(columns=[c for c in _NOT_PRINTED if c in table.columns])
     more = 0
-    if head is not None and len(shown) - head > 2:  # worth cutting: the head, a word on the rest
-        more = len(shown) - head
-        shown = shown.head(head)
-    # a summary row's value reads as its figure (a share as a percentage, …)
-    kinds = table.loc[shown.index, "figure"].tolist() if "figure" in table else None
-    out = pd.DataFrame(
-        {
-            header(str(c), lang): [
-                _cell(v, kinds[i] if kinds and c == "value" else str(c), lang)
-                for i, v in enumerate(shown[c].tolist())
-            ]
-            for c in shown.columns
-        }
-    )
-    text = out.to_string(index=False)
+    if head is not None and len(table) - head > 2:  # worth cutting: the head, a word on the rest
+        more = len(table) - head
+        table = table.head(head)
+    text = shown_table(table, lang).to_string(index=False)
     return text + ("\n" + t("report.more_rows", lang, count=more) if more > 2 else "")
-
-
-def _cell(value: Any, column: str, lang: Lang) -> str:
-    from geo._report_text import number
-
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if column in ("patrol_share",):
-        return f"{number(float(value) * 100, lang, decimals=1)} %"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return number(value, lang)
-    if isinstance(value, float):
-        decimals = 0 if value.is_integer() else 1 if round(value, 1) == value else 2
-        return number(value, lang, decimals=decimals)
-    return str(value)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from geo.enforcement import REPEAT_MIN_RECORDS, EnforcementSummary
-from geo.i18n import Lang, category_label, t, translations
+from geo.i18n import Lang, category_label, number, t, translations
 
 _MILLION = 1_000_000
 _BILLION = 1_000_000_000
@@ -138,20 +138,6 @@ def _plural(key: str, count: int, lang: Lang, **values: object) -> str:
 
 
 # --- numbers, amounts, dates -----------------------------------------------------------------
-
-
-def number(value: float, lang: Lang, *, decimals: int = 0) -> str:
-    """``value`` with the language's separators.
-
-    Examples
-    --------
-    >>> number(32_600_000, "vi"), number(32_600_000, "en"), number(1.25, "vi", decimals=1)
-    ('32.600.000', '32,600,000', '1,2')
-    """
-    text = f"{value:,.{decimals}f}"
-    if lang == "vi":  # swap: dots group thousands, a comma marks decimals
-        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-    return text
 
 
 def amount(vnd: int, lang: Lang) -> str:

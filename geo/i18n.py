@@ -51,14 +51,14 @@ def category_label(code: str, lang: Lang = "vi") -> str:
     return cat.label(lang) if cat else code
 
 
-def number(value: object, lang: Lang = "vi", *, digits: int = 0) -> str:
+def number(value: object, lang: Lang = "vi", *, decimals: int = 0) -> str:
     """``value`` with the separators a reader of ``lang`` expects; "—" when missing.
 
     Vietnamese writes 32.600.000 and 2,5; English 32,600,000 and 2.5.
 
     Examples
     --------
-    >>> number(32_600_000), number(2.5, "vi", digits=1), number(1234.5, "en", digits=1)
+    >>> number(32_600_000), number(2.5, "vi", decimals=1), number(1234.5, "en", decimals=1)
     ('32.600.000', '2,5', '1,234.5')
     >>> number(None), number(float("nan"))
     ('—', '—')
@@ -71,5 +71,5 @@ def number(value: object, lang: Lang = "vi", *, digits: int = 0) -> str:
         return "—"
     if math.isnan(x):
         return "—"
-    text = f"{x:,.{digits}f}"
+    text = f"{x:,.{decimals}f}"
     return text.translate(str.maketrans(",.", ".,")) if lang == "vi" else text

@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 
 from geo import _report_tables as _tables
-from geo._report_text import CampaignLine, paragraph
+from geo._report_text import CampaignLine, header, paragraph
 from geo.config import TIMEZONE_NAME
 from geo.enforcement import EnforcementSummary, enforcement_summary
 from geo.errors import InputError
-from geo.i18n import LANGUAGES, Lang, t
+from geo.i18n import LANGUAGES, Lang, number, t
 from geo.store import Query, Store
 
 __all__ = ["TABLES", "MonthlyReport", "month_period", "monthly_report"]
@@ -304,3 +304,42 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return None if math.isnan(value) else round(value, 4)
     return value
+
+
+#: Columns left out of shown tables (ids nobody reads).
+_NOT_SHOWN = ("campaign_id", "figure")
+
+
+def shown_table(table: pd.DataFrame, lang: Lang) -> pd.DataFrame:
+    """A report table as people read it: headers and numbers in ``lang``, ids left out.
+
+    Every cell becomes text (a share as a percentage, amounts with the language's
+    separators), for a terminal or a page.
+    """
+    shown = table.drop(columns=[c for c in _NOT_SHOWN if c in table.columns])
+    # a summary row's value reads as its figure (a share as a percentage, …)
+    kinds = table.loc[shown.index, "figure"].tolist() if "figure" in table else None
+    return pd.DataFrame(
+        {
+            header(str(c), lang): [
+                _cell(v, kinds[i] if kinds and c == "value" else str(c), lang)
+                for i, v in enumerate(shown[c].tolist())
+            ]
+            for c in shown.columns
+        }
+    )
+
+
+def _cell(value: Any, column: str, lang: Lang) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if column in ("patrol_share",):
+        return f"{number(float(value) * 100, lang, decimals=1)} %"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return number(value, lang)
+    if isinstance(value, float):
+        decimals = 0 if value.is_integer() else 1 if round(value, 1) == value else 2
+        return number(value, lang, decimals=decimals)
+    return str(value)

@@ -135,7 +135,7 @@ def _facts(report: CampaignReport, names: dict[str, str], lg: Lang) -> None:
     cols[1].metric(t("page.campaign.metric.fined", lg), number(s.fined, lg))
     cols[2].metric(
         t("page.campaign.metric.fines", lg),
-        t("page.campaign.million", lg, n=number(s.total_fines_vnd / 1e6, lg, digits=2)),
+        t("page.campaign.million", lg, n=number(s.total_fines_vnd / 1e6, lg, decimals=2)),
         help=f"{number(s.total_fines_vnd, lg)} đ",
     )
     cols[3].metric(t("page.campaign.metric.removed", lg), number(s.items_removed, lg))
@@ -189,7 +189,7 @@ def _evaluation(report: CampaignReport, filters: Filters, version: int, lg: Lang
         e = effects.iloc[0]
         cols[3].metric(
             "WDQ",
-            "—" if pd.isna(e["wdq"]) else number(e["wdq"], lg, digits=2),
+            "—" if pd.isna(e["wdq"]) else number(e["wdq"], lg, decimals=2),
             help=t("page.campaign.wdq_help", lg),
         )
         st.caption(t(f"eval.wdq.{e['wdq_reading']}", lg).capitalize())
@@ -230,9 +230,9 @@ def _effects_table(report: CampaignReport, period: str, lg: Lang) -> pd.DataFram
                     f"{number(area.at[a, 'before'], lg)} → {number(area.at[a, 'after'], lg)} "
                     f"({_delta(area.at[a, 'change_pct'], lg)})"
                 )
-        row["WDQ"] = "—" if e is None or pd.isna(e["wdq"]) else number(e["wdq"], lg, digits=2)
-        row["WDD"] = "—" if e is None or pd.isna(e["wdd"]) else number(e["wdd"], lg, digits=1)
-        row["p"] = "—" if e is None or pd.isna(e["wdd_p"]) else number(e["wdd_p"], lg, digits=3)
+        row["WDQ"] = "—" if e is None or pd.isna(e["wdq"]) else number(e["wdq"], lg, decimals=2)
+        row["WDD"] = "—" if e is None or pd.isna(e["wdd"]) else number(e["wdd"], lg, decimals=1)
+        row["p"] = "—" if e is None or pd.isna(e["wdd_p"]) else number(e["wdd_p"], lg, decimals=3)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -282,7 +282,7 @@ def _plan_tab(filters: Filters, version: int) -> None:
                 t("map.tooltip.group", lg): targets["name"],
                 t("map.tooltip.zone", lg): targets["zone_id"],
                 t("page.campaign.plan.records", lg): targets["records"],
-                unit: [number(r, lg, digits=2) for r in targets["rate"]],
+                unit: [number(r, lg, decimals=2) for r in targets["rate"]],
                 t("page.campaign.plan.change", lg): [_delta(c, lg) for c in targets["change_pct"]],
                 t("page.campaign.plan.trend", lg): [
                     t(f"page.campaign.plan.trend.{d}", lg) for d in targets["trend"]
@@ -297,10 +297,10 @@ def _plan_tab(filters: Filters, version: int) -> None:
                 t("map.tooltip.zone", lg): workload["zone_id"],
                 t("page.campaign.plan.groups", lg): workload["groups"],
                 t("page.campaign.plan.per_day", lg): [
-                    number(v, lg, digits=1) for v in workload["per_day"]
+                    number(v, lg, decimals=1) for v in workload["per_day"]
                 ],
                 t("page.campaign.plan.peak", lg): [
-                    number(v, lg, digits=1) for v in workload["per_day_peak"]
+                    number(v, lg, decimals=1) for v in workload["per_day_peak"]
                 ],
                 t("page.campaign.plan.teams_col", lg): workload["teams"],
             }

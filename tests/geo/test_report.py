@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from shapely.geometry import LineString, Point, box
 
-from geo._report_text import amount, number
+from geo._report_text import amount
 from geo.errors import InputError
-from geo.i18n import t
+from geo.i18n import number, t
 from geo.report import TABLES, MonthlyReport, month_period, monthly_report
 from geo.store import Store, create_store
 

@@ -37,7 +37,8 @@ def test_july_wave_shows_before_after_and_wdq_as_geo_computes_them(demo_store, m
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Xử phạt"] == number(report.summary.fined)
     assert (
-        metrics["Tiền phạt"] == f"{number(report.summary.total_fines_vnd / 1e6, digits=2)} triệu đ"
+        metrics["Tiền phạt"]
+        == f"{number(report.summary.total_fines_vnd / 1e6, decimals=2)} triệu đ"
     )
     counts = report.evaluation.counts
     after = counts[(counts["period"] == "after") & (counts["category"] == "all")]
@@ -45,7 +46,7 @@ def test_july_wave_shows_before_after_and_wdq_as_geo_computes_them(demo_store, m
     assert metrics["Mục tiêu"] == f"{number(target['before'])} → {number(target['after'])}"
     effects = report.evaluation.effects
     wdq = effects[(effects["period"] == "after") & (effects["category"] == "all")]["wdq"].iloc[0]
-    assert metrics["WDQ"] == number(wdq, digits=2)
+    assert metrics["WDQ"] == number(wdq, decimals=2)
     text = " ".join(m.value for m in at.markdown)
     assert "Ngay sau đợt" in text  # the plain-words explanation
 
