@@ -22,6 +22,7 @@ from views import (
     map_page,
     patrol_page,
     records_page,
+    report_page,
     upload_page,
 )
 
@@ -101,6 +102,11 @@ def main() -> None:
             lambda: campaign_page.render(filters) if filters else None,
             title=t("nav.campaign", lg),
             url_path="campaigns",
+        ),
+        st.Page(
+            lambda: report_page.render(filters) if filters else None,
+            title=t("nav.report", lg),
+            url_path="reports",
         ),
         st.Page(
             lambda: upload_page.render(filters) if filters else None,

@@ -161,6 +161,23 @@ def test_campaign_page_shows_the_july_wave_before_after_and_wdq(browser, app_url
     page.close()
 
 
+def test_report_page_shows_the_month_paragraph_and_its_map(browser, app_url):
+    page, foreign = _loopback_only_page(browser, height=1400)
+    page.goto(f"{app_url}/reports", wait_until="domcontentloaded")
+    page.get_by_text("Trong tháng").first.wait_for(timeout=90_000)
+    page.get_by_role("img").filter(has=page.locator("[src*='media']")).or_(
+        page.locator("img[src*='media']")
+    ).first.wait_for(timeout=60_000)  # the month's map, drawn on the server
+    page.wait_for_timeout(1000)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
+    page.get_by_role("tab", name="Phản ánh của người dân").click()
+    page.get_by_text("Phản ánh quá hạn").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / "report-citizen.png"), full_page=True)
+    assert not foreign, f"the page tried to reach the internet: {foreign[:5]}"
+    page.close()
+
+
 def test_language_switch_to_english(browser, app_url):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(app_url, wait_until="domcontentloaded")

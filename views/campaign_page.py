@@ -135,7 +135,7 @@ def _facts(report: CampaignReport, names: dict[str, str], lg: Lang) -> None:
     cols[1].metric(t("page.campaign.metric.fined", lg), number(s.fined, lg))
     cols[2].metric(
         t("page.campaign.metric.fines", lg),
-        t("page.campaign.million", lg, n=number(s.total_fines_vnd / 1e6, lg, decimals=2)),
+        number(s.total_fines_vnd / 1e6, lg, decimals=2),
         help=f"{number(s.total_fines_vnd, lg)} đ",
     )
     cols[3].metric(t("page.campaign.metric.removed", lg), number(s.items_removed, lg))
