@@ -1,4 +1,5 @@
-"""A campaign on the map: its target, buffer and control groups, with before/after counts.
+"""A campaign on the map (its target, buffer and control groups, with before/after counts),
+and the clean-ups that go with enforcement.
 
 Targets are drawn red, the buffer (where violations might move to) orange, the control grey;
 the fill's strength says how much the group's count changed, so displacement next door is
@@ -20,7 +21,7 @@ from layers._geojson import feature_collection, to_wgs84
 from layers.assets import localize
 from layers.style import Legend, format_number
 
-__all__ = ["AREA_COLORS", "campaign_layer"]
+__all__ = ["AREA_COLORS", "campaign_layer", "cleanups_layer"]
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +106,45 @@ def _percent(change: float, lang: Lang) -> str:
         return "—"
     sign = "+" if change > 0 else "−" if change < 0 else ""
     return f"{sign}{format_number(abs(100 * change), lang)} %"
+
+
+def cleanups_layer(
+    cleanups: gpd.GeoDataFrame, *, lang: Lang = "vi", name: str | None = None, show: bool = False
+) -> folium.FeatureGroup:
+    """Clean-ups (tổng vệ sinh) as green squares sized by the waste collected.
+
+    Beside littering records they show whether clean-ups go where the rubbish is.
+    ``cleanups`` is the ``cleanups`` table (``started_at``, ``participants``, ``waste_kg``,
+    point geometry), any CRS; the layer is off until chosen unless ``show``.
+    """
+    gdf = to_wgs84(cleanups, what="cleanups")
+    layer = folium.FeatureGroup(name=name or t("map.layer.cleanups", lang), show=show)
+    if gdf.empty:
+        return layer
+    waste = pd.to_numeric(gdf["waste_kg"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    top = max(float(waste.max()), 1.0)
+    for row, kg in zip(gdf.itertuples(index=False), waste, strict=True):
+        when = pd.Timestamp(row.started_at)
+        label = t(
+            "map.cleanup_tooltip",
+            lang,
+            day=f"{when:%d/%m/%Y}" if pd.notna(when) else "—",
+            people=format_number(row.participants, lang),
+            kg=format_number(kg, lang),
+        )
+        side = round(10 + 16 * float(np.sqrt(kg / top)))
+        folium.Marker(  # a square (plain HTML: no marker plugin to fetch)
+            location=(round(row.geometry.y, 6), round(row.geometry.x, 6)),
+            icon=folium.DivIcon(
+                html=(
+                    f'<div style="width:{side}px;height:{side}px;background:#43a047cc;'
+                    'border:1.5px solid #1b5e20;transform:translate(-50%,-50%)"></div>'
+                ),
+                icon_size=(0, 0),
+                class_name="uo-cleanup",
+            ),
+            tooltip=label,
+        ).add_to(layer)
+    Legend(t("map.layer.cleanups", lang), [("#43a047", t("map.layer.cleanups", lang), "box")],
+           position="bottomleft").add_to(layer)  # fmt: skip
+    return localize(layer)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import folium
 import pandas as pd
 import streamlit as st
@@ -11,6 +13,7 @@ from geo.i18n import Lang, t
 from geo.summary import Headline, RateBasis, group_rates, headline
 from layers.assets import localize
 from layers.boundaries import group_choropleth, ward_outline, zones_layer
+from layers.campaign import cleanups_layer
 from layers.records import category_legend, records_cluster
 from layers.style import format_number, format_vnd, format_vnd_short
 from views.common import (
@@ -56,7 +59,10 @@ def render(filters: Filters) -> None:
     head = headline(records, rates, basis=basis)
     _kpis(head, lg)
 
-    fmap = _map(filters, ward, zones, rates, streets, records, basis)
+    # clean-ups have no category: the period and ward only
+    period = dataclasses.replace(filters.query(), categories=None)
+    cleanups = load_records(store.location, version, "cleanups", period)
+    fmap = _map(filters, ward, zones, rates, streets, records, basis, cleanups)
     st_folium(
         fmap,
         key="ward-map",
@@ -90,6 +96,7 @@ def _map(
     streets: pd.DataFrame,
     records: pd.DataFrame,
     basis: RateBasis,
+    cleanups: pd.DataFrame,
 ) -> folium.Map:
     lg = filters.lang
     fmap = ward_base_map(ward, streets, filters)
@@ -108,6 +115,7 @@ def _map(
     cluster = records_cluster(shown, lang=lg)
     category_legend(lg, codes=list(filters.categories)).add_to(cluster)
     cluster.add_to(fmap)
+    cleanups_layer(cleanups, lang=lg).add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     return localize(fmap)  # guards against any CDN link a later layer brings
 
