@@ -27,6 +27,7 @@ from geo.accountability import (
 )
 from geo.citizen import overdue_reports, report_deadlines
 from geo.errors import UrbanOrderError
+from geo.export import EXPORT_FORMATS
 from geo.i18n import Lang, category_label, number, t
 from geo.report import TABLES, MonthlyReport, monthly_report, shown_table
 from geo.store import Query
@@ -42,7 +43,7 @@ from views.common import (
 
 log = logging.getLogger(__name__)
 
-_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_XLSX = EXPORT_FORMATS["xlsx"][1]
 
 
 def render(filters: Filters) -> None:
