@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from geo.campaign_eval import explain
 from geo.campaign_plan import expected_workload, suggest_targets, teams_per_zone
 from geo.campaign_report import CampaignReport, campaign_report, group_changes
 from geo.campaigns import Campaign, delete_campaign, new_campaign, read_campaigns, save_campaign
@@ -27,7 +28,9 @@ from layers.boundaries import ward_outline, zones_layer
 from layers.campaign import campaign_layer
 from views.common import (
     Filters,
+    enforcement_metrics,
     get_store,
+    group_names,
     load_boundaries,
     load_records,
     record_period,
@@ -82,7 +85,7 @@ def _result_tab(filters: Filters, version: int, campaigns: list[Campaign]) -> No
     )
     campaign = by_id[str(cid)]
     b = load_boundaries(str(store_location()), version, filters.ward_id)
-    names = _group_names(b["groups"])
+    names = group_names(b["groups"])
     left, right = st.columns(2)
     kind = left.radio(
         t("page.campaign.buffer", lg),
@@ -131,14 +134,7 @@ def _facts(report: CampaignReport, names: dict[str, str], lg: Lang) -> None:
     )
     st.caption(t("page.campaign.targets", lg, groups=", ".join(names.get(g, g) for g in c.target)))
     cols = st.columns(5)
-    cols[0].metric(t("page.campaign.metric.records", lg), number(s.records, lg))
-    cols[1].metric(t("page.campaign.metric.fined", lg), number(s.fined, lg))
-    cols[2].metric(
-        t("page.campaign.metric.fines", lg),
-        number(s.total_fines_vnd / 1e6, lg, decimals=2),
-        help=f"{number(s.total_fines_vnd, lg)} đ",
-    )
-    cols[3].metric(t("page.campaign.metric.removed", lg), number(s.items_removed, lg))
+    enforcement_metrics(cols, s, lg, prefix="page.campaign.metric", decimals=2)
     cols[4].metric(
         t("page.campaign.metric.repeats", lg),
         "—" if s.repeat_places is None else number(s.repeat_places, lg),
@@ -162,7 +158,7 @@ def _evaluation(report: CampaignReport, filters: Filters, version: int, lg: Lang
     available = [p for p in PERIODS if p in set(ev.counts["period"])]
     if not available:
         st.info(t("page.campaign.no_after", lg))
-        for line in _explained(report, lg):
+        for line in explain(report.evaluation, lang=lg):
             st.write(line)
         return
     period = st.radio(
@@ -194,7 +190,7 @@ def _evaluation(report: CampaignReport, filters: Filters, version: int, lg: Lang
         )
         st.caption(t(f"eval.wdq.{e['wdq_reading']}", lg).capitalize())
     with st.expander(t("page.campaign.explain", lg), expanded=True):
-        for line in _explained(report, lg):
+        for line in explain(report.evaluation, lang=lg):
             st.write(line)
     b = load_boundaries(str(store_location()), version, filters.ward_id)
     records = load_records(str(store_location()), version, "violations",
@@ -207,12 +203,6 @@ def _evaluation(report: CampaignReport, filters: Filters, version: int, lg: Lang
     folium.LayerControl(collapsed=True).add_to(fmap)
     st_folium(fmap, key="campaign-map", height=520, use_container_width=True, returned_objects=[])
     st.dataframe(_effects_table(report, period, lg), hide_index=True)
-
-
-def _explained(report: CampaignReport, lg: Lang) -> list[str]:
-    from geo.campaign_eval import explain
-
-    return explain(report.evaluation, lang=lg)
 
 
 def _effects_table(report: CampaignReport, period: str, lg: Lang) -> pd.DataFrame:
@@ -323,7 +313,7 @@ def _edit_tab(filters: Filters, version: int, campaigns: list[Campaign]) -> None
     lg = filters.lang
     location = str(store_location())
     b = load_boundaries(location, version, filters.ward_id)
-    names = _group_names(b["groups"])
+    names = group_names(b["groups"])
     zones = dict(zip(b["zones"]["zone_id"], b["zones"]["name"], strict=False))
     options = ["", *(c.campaign_id for c in campaigns)]
     by_id = {c.campaign_id: c for c in campaigns}
@@ -467,11 +457,6 @@ def _plan(
 
 
 # --- small helpers ---------------------------------------------------------------------------
-
-
-def _group_names(groups: pd.DataFrame) -> dict[str, str]:
-    labels = groups["name"].fillna(groups["group_id"]).astype(str)
-    return dict(zip(groups["group_id"].astype(str), labels, strict=True))
 
 
 def _delta(change: object, lg: Lang) -> str | None:

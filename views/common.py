@@ -22,7 +22,8 @@ import pandas as pd
 import streamlit as st
 
 from geo.config import DEFAULT_STORE_PATH, TIMEZONE_NAME
-from geo.i18n import LANGUAGES, Lang, category_label, t, translations
+from geo.enforcement import EnforcementSummary
+from geo.i18n import LANGUAGES, Lang, category_label, number, t, translations
 from geo.model import CATEGORIES
 from geo.store import Query, Store, open_store
 from layers.basemap import base_map, street_layer
@@ -281,3 +282,24 @@ def ward_base_map(
         lang=lg,
     ).add_to(fmap)
     return fmap
+
+
+def group_names(groups: pd.DataFrame) -> dict[str, str]:
+    """Group id → the name people use ("Tổ dân phố số 19"), the id where a name is missing."""
+    labels = groups["name"].fillna(groups["group_id"]).astype(str)
+    return dict(zip(groups["group_id"].astype(str), labels, strict=True))
+
+
+def enforcement_metrics(
+    columns: Sequence[Any], summary: EnforcementSummary, lang: Lang, *, prefix: str, decimals: int
+) -> None:
+    """Records, cases fined, fines (millions of đồng, exact amount on hover) and items
+    removed of ``summary`` in the first four ``columns``; labels are ``{prefix}.records`` …"""
+    columns[0].metric(t(f"{prefix}.records", lang), number(summary.records, lang))
+    columns[1].metric(t(f"{prefix}.fined", lang), number(summary.fined, lang))
+    columns[2].metric(
+        t(f"{prefix}.fines", lang),
+        number(summary.total_fines_vnd / 1e6, lang, decimals=decimals),
+        help=f"{number(summary.total_fines_vnd, lang)} đ",
+    )
+    columns[3].metric(t(f"{prefix}.removed", lang), number(summary.items_removed, lang))

@@ -33,7 +33,9 @@ from geo.report import TABLES, MonthlyReport, monthly_report, shown_table
 from geo.store import Query
 from views.common import (
     Filters,
+    enforcement_metrics,
     get_store,
+    group_names,
     load_boundaries,
     load_records,
     record_period,
@@ -93,14 +95,7 @@ def _month_tab(filters: Filters, version: int, period: tuple[date, date]) -> Non
     with st.container(border=True):
         st.markdown(report.paragraph)
     cols = st.columns(5)
-    cols[0].metric(t("page.report.metric.records", lg), number(s.records, lg))
-    cols[1].metric(t("page.report.metric.fined", lg), number(s.fined, lg))
-    cols[2].metric(
-        t("page.report.metric.fines", lg),
-        number(s.total_fines_vnd / 1e6, lg, decimals=1),
-        help=f"{number(s.total_fines_vnd, lg)} đ",
-    )
-    cols[3].metric(t("page.report.metric.removed", lg), number(s.items_removed, lg))
+    enforcement_metrics(cols, s, lg, prefix="page.report.metric", decimals=1)
     share = report.patrol.get("share")
     cols[4].metric(
         t("page.report.metric.patrol", lg),
@@ -134,10 +129,7 @@ def _groups_tab(filters: Filters, version: int, period: tuple[date, date]) -> No
     lg = filters.lang
     location = str(store_location())
     b = load_boundaries(location, version, filters.ward_id)
-    names = dict(
-        zip(b["groups"]["group_id"], b["groups"]["name"].fillna(b["groups"]["group_id"]),
-            strict=True)
-    )  # fmt: skip
+    names = group_names(b["groups"])
     st.caption(t("page.report.groups.intro", lg))
     c1, c2 = st.columns(2)
     group = c1.selectbox(
