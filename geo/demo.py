@@ -140,7 +140,7 @@ def build_demo(
         action="demo boundaries",
     )
     tick(0.75, "store")
-    upload = _demo_upload(records)
+    upload = _demo_upload(records, ward_id)
     records = {
         name: frame.assign(upload_id=upload["upload_id"].iloc[0])
         if "upload_id" in frame.columns
@@ -247,11 +247,12 @@ def _assigned(violations: pd.DataFrame, groups: gpd.GeoDataFrame) -> gpd.GeoData
     return assigned
 
 
-def _demo_upload(records: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def _demo_upload(records: dict[str, pd.DataFrame], ward_id: str) -> pd.DataFrame:
     rows = sum(len(f) for f in records.values())
     return pd.DataFrame(
         {
             "upload_id": ["demo-synthetic"],
+            "ward_id": [ward_id],
             "file_name": ["(synthetic demo records)"],
             "uploaded_by": ["demo"],
             "uploaded_at": [pd.Timestamp.now(tz=TIMEZONE_NAME)],

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -42,6 +42,9 @@ from geo.model import (
     local_time,
 )
 from geo.store import SCHEMA_VERSION, BoundaryLevel, Query
+
+if TYPE_CHECKING:
+    from geo.migrations import Operation
 
 __all__ = ["GeoPackageStore"]
 
@@ -70,8 +73,14 @@ class GeoPackageStore:
     # -- life cycle -------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: Path, *, overwrite: bool = False) -> GeoPackageStore:
-        """Create a GeoPackage with every table of the model, empty."""
+    def create(
+        cls, path: Path, *, overwrite: bool = False, salt: bytes | None = None
+    ) -> GeoPackageStore:
+        """Create a GeoPackage with every table of the model, empty.
+
+        ``salt`` is the offender-key salt to keep (a restore carries the original store's, so
+        its households keep their keys); by default a new random one.
+        """
         path = Path(path)
         if path.exists():
             if not overwrite:
@@ -96,7 +105,7 @@ class GeoPackageStore:
                 [
                     ("schema_version", str(SCHEMA_VERSION)),
                     ("data_version", "0"),
-                    ("offender_salt", secrets.token_hex(32)),
+                    ("offender_salt", (salt or secrets.token_bytes(32)).hex()),
                 ],
             )
             for sql in _index_sql():
@@ -105,8 +114,11 @@ class GeoPackageStore:
         return store
 
     @classmethod
-    def open(cls, path: Path) -> GeoPackageStore:
-        """Open an existing store, checking that its schema version is this program's."""
+    def open(cls, path: Path, *, any_version: bool = False) -> GeoPackageStore:
+        """Open an existing store, checking that its schema version is this program's.
+
+        ``any_version`` opens a store of another version too, to migrate or back it up.
+        """
         path = Path(path)
         if not path.exists():
             raise StoreError(
@@ -115,19 +127,54 @@ class GeoPackageStore:
             )
         store = cls(path)
         try:
-            with store._connection() as con:
-                row = con.execute(
-                    "SELECT value FROM urban_order_meta WHERE key = 'schema_version'"
-                ).fetchone()
-        except sqlite3.DatabaseError as exc:
+            found = store.schema_version()
+        except (sqlite3.DatabaseError, StoreError) as exc:
             raise StoreError(f"{path} is not an urban-order store ({exc}).") from exc
-        if row is None or int(row[0]) != SCHEMA_VERSION:
-            found = row[0] if row else "none"
+        if found != SCHEMA_VERSION and not any_version:
+            hint = (
+                f"run `urban-order migrate --db {path}`"
+                if found < SCHEMA_VERSION
+                else "upgrade the program"
+            )
             raise StoreError(
-                f"{path} has schema version {found}, this program needs {SCHEMA_VERSION}; "
-                "rebuild it or upgrade the program."
+                f"{path} has schema version {found}, this program needs {SCHEMA_VERSION}; {hint}."
             )
         return store
+
+    def schema_version(self) -> int:
+        """The version of the store's table layout."""
+        with self._connection() as con:
+            row = con.execute(
+                "SELECT value FROM urban_order_meta WHERE key = 'schema_version'"
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"{self.path} records no schema version.")
+        return int(row[0])
+
+    def apply_migration(self, version: int, operations: Sequence[Operation]) -> None:
+        """Apply one migration step and record ``version``, all in one transaction."""
+        from geo.migrations import AddColumn, AddTable, Sql
+
+        def run(con: sqlite3.Connection) -> None:
+            for op in operations:
+                if isinstance(op, AddTable):
+                    _add_table(con, op.table)
+                elif isinstance(op, AddColumn):
+                    sql_type = _SQL_TYPES.get(SCHEMAS[op.table][op.column], "TEXT")
+                    con.execute(
+                        f"ALTER TABLE {_quote(op.table)} ADD COLUMN {_quote(op.column)} {sql_type}"
+                    )
+                elif isinstance(op, Sql):
+                    con.execute(op.statement)
+            for sql in _index_sql():
+                con.execute(sql.replace(" INDEX ", " INDEX IF NOT EXISTS ", 1))
+            con.execute(
+                "UPDATE urban_order_meta SET value = ? WHERE key = 'schema_version'",
+                (str(version),),
+            )
+            self._bump(con)
+
+        self._write_with_retry(run)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -184,10 +231,13 @@ class GeoPackageStore:
             ).fetchall()
         return {r[0] for r in rows}
 
-    def offender_salt(self) -> bytes:
-        """The store's secret salt for offender keys; ``URBAN_ORDER_SALT`` overrides it."""
+    def offender_salt(self, *, stored: bool = False) -> bytes:
+        """The store's secret salt for offender keys; ``URBAN_ORDER_SALT`` overrides it.
+
+        ``stored`` returns the store's own salt even when overridden (what a backup keeps).
+        """
         override = os.environ.get("URBAN_ORDER_SALT")
-        if override:
+        if override and not stored:
             return override.encode("utf-8")
         with self._connection() as con:
             row = con.execute(
@@ -521,6 +571,33 @@ class GeoPackageStore:
 
 
 # -- SQL helpers ------------------------------------------------------------------------------
+
+#: SQLite column types of the model's dtypes, as GDAL declares them in a GeoPackage.
+_SQL_TYPES = {"string": "TEXT", "Int64": "INTEGER", "float64": "REAL", "boolean": "BOOLEAN"}
+
+
+def _add_table(con: sqlite3.Connection, table: str) -> None:
+    """Create an attribute table as GDAL would (registered in gpkg_contents), in ``con``'s
+    transaction; spatial tables are only made by :meth:`GeoPackageStore.create` (GDAL)."""
+    if table in SPATIAL_TABLES:
+        raise StoreError(f"a migration cannot add the spatial table {table} to a GeoPackage.")
+    cols = ", ".join(
+        f"{_quote(c)} {'DATETIME' if d.startswith('datetime64') else _SQL_TYPES.get(d, 'TEXT')}"
+        for c, d in SCHEMAS[table].items()
+    )
+    con.execute(
+        f"CREATE TABLE {_quote(table)} (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, {cols})"
+    )
+    con.execute(
+        "INSERT INTO gpkg_contents (table_name, data_type, identifier, last_change) "
+        "VALUES (?, 'attributes', ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+        (table, table),
+    )
+    has_counts = con.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = 'gpkg_ogr_contents'"
+    ).fetchone()
+    if has_counts:
+        con.execute("INSERT INTO gpkg_ogr_contents VALUES (?, NULL)", (table,))
 
 
 def _quote(name: str) -> str:

@@ -108,6 +108,18 @@ class PreparedUpload:
     user: str
     parts: list[UploadPart]
     same_file_as: str | None = None
+    ward_id: str | None = None
+
+    @property
+    def ward(self) -> str | None:
+        """The upload's ward: the one chosen, else the ward most of its records fall in."""
+        if self.ward_id:
+            return self.ward_id
+        wards = Counter[str]()
+        for p in self.parts:
+            if "ward_id" in p.records.columns:
+                wards.update(p.records["ward_id"].dropna().astype(str))
+        return wards.most_common(1)[0][0] if wards else None
 
     @property
     def rows(self) -> int:
@@ -194,10 +206,12 @@ def prepare_upload(
     previous = _previous_upload(store, sha)
     if previous is not None:
         parts = [_same_file_part(t, _kind_of(t, opts), upload_id, previous) for t in tables]
-        return PreparedUpload(upload_id, name, sha, opts.user, parts, same_file_as=previous)
+        return PreparedUpload(
+            upload_id, name, sha, opts.user, parts, same_file_as=previous, ward_id=opts.ward_id
+        )
     context = _Context.load(store, opts)
     parts = [_process(t, _kind_of(t, opts), upload_id, context, opts) for t in tables]
-    return PreparedUpload(upload_id, name, sha, opts.user, parts)
+    return PreparedUpload(upload_id, name, sha, opts.user, parts, ward_id=context.default_ward)
 
 
 def commit_upload(prepared: PreparedUpload, *, store: Store) -> dict[str, Any]:
@@ -211,6 +225,7 @@ def commit_upload(prepared: PreparedUpload, *, store: Store) -> dict[str, Any]:
     upload = pd.DataFrame(
         {
             "upload_id": [prepared.upload_id],
+            "ward_id": [prepared.ward],
             "file_name": [prepared.file_name],
             "file_sha256": [prepared.file_sha256],
             "kind": [",".join(summary["kinds"])],

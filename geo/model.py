@@ -172,6 +172,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
     },
     "uploads": {
         "upload_id": "string",
+        "ward_id": "string",
         "file_name": "string",
         "file_sha256": "string",
         "kind": "string",
@@ -194,6 +195,16 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "raw": "string",
         "duplicate_of": "string",
         "match": "string",
+    },
+    "users": {
+        "user_id": "string",
+        "display_name": "string",
+        "email": "string",
+        "role": "string",
+        "wards": "string",
+        "password_hash": "string",
+        "active": "boolean",
+        "created_at": TS,
     },
     "audit_log": {
         "at": TS,
@@ -233,6 +244,7 @@ KEYS: dict[str, str] = {
     "model_streets": "model_street_id",
     "campaigns": "campaign_id",
     "uploads": "upload_id",
+    "users": "user_id",
 }
 
 #: The timestamp that places each record table in time (period filters use it).

@@ -16,10 +16,19 @@ import pandas as pd
 
 from geo.errors import StoreError
 
-__all__ = ["SCHEMA_VERSION", "BoundaryLevel", "Query", "Store", "create_store", "open_store"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "BoundaryLevel",
+    "Query",
+    "Store",
+    "create_store",
+    "describe",
+    "is_postgis_url",
+    "open_store",
+]
 
 #: Version of the table layout; a store of another version is refused with a message.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 BoundaryLevel = Literal["wards", "zones", "groups"]
 
@@ -95,43 +104,74 @@ class Store(Protocol):
         """Which of ``keys`` are already primary keys of ``table``."""
         ...
 
-    def offender_salt(self) -> bytes:
-        """The secret salt of offender keys (households, plates), made when the store was."""
+    def offender_salt(self, *, stored: bool = False) -> bytes:
+        """The secret salt of offender keys (households, plates), made when the store was;
+        ``URBAN_ORDER_SALT`` overrides it unless ``stored``."""
+        ...
+
+    def schema_version(self) -> int:
+        """The version of the store's table layout (see :mod:`geo.migrations`)."""
         ...
 
 
-def open_store(url: str | Path) -> Store:
+def is_postgis_url(url: str | Path) -> bool:
+    """Whether ``url`` names a PostGIS database rather than a GeoPackage file."""
+    return str(url).startswith(("postgresql://", "postgres://", "postgresql+"))
+
+
+def open_store(url: str | Path, *, any_version: bool = False) -> Store:
     """Open an existing store by path or URL.
 
     Parameters
     ----------
     url
-        A ``.gpkg`` path (or ``gpkg:///path``). PostGIS URLs come with the multi-user store.
+        A ``.gpkg`` path (or ``gpkg:///path``), or a PostGIS URL
+        ``postgresql://user:password@host:port/database?schema=NAME`` (schema default
+        ``urban_order``; one database can hold several stores in several schemas).
+    any_version
+        Open a store of another schema version too (to migrate or back it up).
     """
-    path = _gpkg_path(url)
+    if is_postgis_url(url):
+        from geo.postgis_store import PostGISStore
+
+        return PostGISStore.open(str(url), any_version=any_version)
     from geo.gpkg_store import GeoPackageStore
 
-    return GeoPackageStore.open(path)
+    return GeoPackageStore.open(_gpkg_path(url), any_version=any_version)
 
 
-def create_store(url: str | Path, *, overwrite: bool = False) -> Store:
-    """Create an empty store of the current schema version at ``url``."""
-    path = _gpkg_path(url)
+def create_store(url: str | Path, *, overwrite: bool = False, salt: bytes | None = None) -> Store:
+    """Create an empty store of the current schema version at ``url`` (path or PostGIS URL).
+
+    ``salt`` keeps a given offender-key salt (restoring a backup); by default a new one.
+    """
+    if is_postgis_url(url):
+        from geo.postgis_store import PostGISStore
+
+        return PostGISStore.create(str(url), overwrite=overwrite, salt=salt)
     from geo.gpkg_store import GeoPackageStore
 
-    return GeoPackageStore.create(path, overwrite=overwrite)
+    return GeoPackageStore.create(_gpkg_path(url), overwrite=overwrite, salt=salt)
+
+
+def describe(url: str | Path) -> str:
+    """``url`` fit to show or log: a PostGIS URL without its password."""
+    text = str(url)
+    if not is_postgis_url(text) or "@" not in text:
+        return text
+    scheme, rest = text.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"
 
 
 def _gpkg_path(url: str | Path) -> Path:
     text = str(url)
-    if text.startswith(("postgresql://", "postgres://", "postgresql+")):
-        raise StoreError(
-            f"{text.split('@')[-1]}: the PostGIS store is not available in this version; "
-            "use a GeoPackage file path (e.g. --db ward.gpkg)."
-        )
     if text.startswith("gpkg://"):
         text = text.removeprefix("gpkg://")
     path = Path(text)
     if path.suffix.lower() != ".gpkg":
-        raise StoreError(f"{path}: a store file must end in .gpkg (GeoPackage).")
+        raise StoreError(
+            f"{path}: a store is a GeoPackage file ending in .gpkg, or a PostGIS URL "
+            "(postgresql://user@host/database)."
+        )
     return path

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.stores import KINDS, store_urls
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 KIM_LIEN_WARD = SHARED_DATA / "hanoi" / "kim_lien_ward_osm.geojson"
@@ -83,3 +86,9 @@ def demo_copy(demo_store: Path, tmp_path: Path) -> Path:
     path = tmp_path / "store.gpkg"
     path.write_bytes(demo_store.read_bytes())
     return path
+
+
+@pytest.fixture(params=KINDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a store not yet created, once per backend (see ``tests/stores.py``)."""
+    yield from (urls[0] for urls in store_urls(request.param, tmp_path))
