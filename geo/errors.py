@@ -38,3 +38,7 @@ class MappingError(InputError):
         super().__init__(message)
         self.mapping = mapping
         self.table = table
+
+
+class PermissionDenied(UrbanOrderError):
+    """The signed-in user's role or wards do not allow what was asked."""
