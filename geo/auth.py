@@ -41,6 +41,7 @@ __all__ = [
     "Capability",
     "Principal",
     "Role",
+    "Throttle",
     "add_user",
     "authenticate",
     "change_user",
@@ -306,3 +307,37 @@ def _check_account(store: Store, *, role: str, wards: Sequence[str] | None) -> l
         if not [w for w in wards if w.strip()]:
             problems.append("give at least one ward (or every ward).")
     return problems
+
+
+class Throttle:
+    """Slows password guessing: after ``max_failures`` failed sign-ins of an account within
+    ``window_s`` seconds, that account is refused for ``lock_s`` seconds (kept in memory, per
+    server process; a restart forgets it, which an offline ward office can live with).
+
+    Examples
+    --------
+    >>> th = Throttle(max_failures=2, window_s=60, lock_s=30)
+    >>> th.failed("lan", now=0); th.failed("lan", now=1)
+    >>> th.wait_s("lan", now=2), th.wait_s("lan", now=40)
+    (29.0, 0.0)
+    """
+
+    def __init__(self, *, max_failures: int = 5, window_s: float = 900, lock_s: float = 300):
+        self.max_failures, self.window_s, self.lock_s = max_failures, window_s, lock_s
+        self._failures: dict[str, list[float]] = {}
+
+    def wait_s(self, account: str, *, now: float) -> float:
+        """Seconds before ``account`` may try again (0 when it may now)."""
+        recent = [t for t in self._failures.get(account.lower(), []) if now - t < self.window_s]
+        if len(recent) < self.max_failures:
+            return 0.0
+        return max(0.0, float(recent[-1] + self.lock_s - now))
+
+    def failed(self, account: str, *, now: float) -> None:
+        """Count a failed sign-in of ``account``."""
+        times = self._failures.setdefault(account.lower(), [])
+        times[:] = [t for t in times if now - t < self.window_s][-self.max_failures :] + [now]
+
+    def succeeded(self, account: str) -> None:
+        """Forget the failures of ``account`` after it signed in."""
+        self._failures.pop(account.lower(), None)

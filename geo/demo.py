@@ -19,6 +19,7 @@ import geopandas as gpd
 import pandas as pd
 
 from geo.assign import assign_to_groups
+from geo.auth import Role, add_user
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.crs import metric_crs
 from geo.errors import InputError
@@ -26,7 +27,17 @@ from geo.model import conform
 from geo.store import create_store
 from geo.text import normalise
 
-__all__ = ["DemoSummary", "build_demo", "slug"]
+__all__ = ["DEMO_ACCOUNTS", "DEMO_PASSWORD", "DemoSummary", "build_demo", "slug"]
+
+#: One account per role in the demo store, all with :data:`DEMO_PASSWORD` (shown on the
+#: sign-in page of the embedded demo only; a real store starts with no account).
+DEMO_ACCOUNTS: tuple[tuple[str, Role], ...] = (
+    ("quantri", "admin"),
+    ("lanhdao", "leader"),
+    ("canbo", "staff"),
+    ("doitrat", "viewer"),
+)
+DEMO_PASSWORD = "kimlien-demo"
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +159,9 @@ def build_demo(
         for name, frame in records.items()
     }
     store.write({**records, "uploads": upload}, user="demo", action="demo records")
+    for name, role in DEMO_ACCOUNTS:
+        add_user(store, name, role=role, wards=None if role == "admin" else [ward_id],
+                 password=DEMO_PASSWORD, by="demo")  # fmt: skip
     tick(1.0, "done")
     summary = DemoSummary(
         path=Path(out),

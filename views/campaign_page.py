@@ -34,8 +34,9 @@ from views.common import (
     load_boundaries,
     load_records,
     record_period,
+    session_store,
+    signed_in_user,
     store_location,
-    user_input,
     ward_base_map,
 )
 
@@ -49,7 +50,7 @@ _PREFILL = "campaign-prefill"
 def render(filters: Filters) -> None:
     """Draw the page for the sidebar's ``filters`` (the ward and the language)."""
     lg = filters.lang
-    store = get_store(str(store_location()))
+    store = session_store()
     version = store.data_version()
     st.title(t("page.campaign.title", lg))
     st.caption(t("page.campaign.intro", lg))
@@ -60,10 +61,17 @@ def render(filters: Filters) -> None:
     )  # fmt: skip
     with tab_result:
         _result_tab(filters, version, campaigns)
+    may_plan = store.principal.can("campaigns")
     with tab_plan:
-        _plan_tab(filters, version)
+        if may_plan:
+            _plan_tab(filters, version)
+        else:
+            st.info(t("auth.leaders_only", lg))
     with tab_edit:
-        _edit_tab(filters, version, campaigns)
+        if may_plan:
+            _edit_tab(filters, version, campaigns)
+        else:
+            st.info(t("auth.leaders_only", lg))
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -362,7 +370,7 @@ def _edit_tab(filters: Filters, version: int, campaigns: list[Campaign]) -> None
             help=t("page.campaign.edit.teams_help", lg),
         )
         notes = st.text_area(t("page.campaign.edit.notes", lg), value=old.notes if old else "")
-        user = user_input(st, lg, key="campaign-user")
+        user = signed_in_user()
         saved = st.form_submit_button(t("page.campaign.edit.save", lg), type="primary")
     if saved:
         form = {"name": name, "first": first, "last": last, "groups": groups, "zones": zone_ids,
@@ -371,7 +379,7 @@ def _edit_tab(filters: Filters, version: int, campaigns: list[Campaign]) -> None
     if old is not None:
         sure = st.checkbox(t("page.campaign.edit.delete_sure", lg), key=f"del-sure-{chosen}")
         if st.button(t("page.campaign.edit.delete", lg), disabled=not sure, key=f"del-{chosen}"):
-            changed = delete_campaign(get_store(location), old, user=user)
+            changed = delete_campaign(session_store(), old, user=user)
             st.session_state["campaign-flash"] = t("page.campaign.edit.deleted", lg,
                                                    name=old.name, n=changed)  # fmt: skip
             st.rerun()
@@ -398,7 +406,7 @@ def _save(
             campaign_id=old.campaign_id if old else None,
             ward_id=filters.ward_id,
         )
-        changed = save_campaign(get_store(str(store_location())), campaign, user=user)
+        changed = save_campaign(session_store(), campaign, user=user)
     except UrbanOrderError as exc:
         st.error(str(exc))
         return

@@ -20,12 +20,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 
+from geo.access import ScopedStore
+from geo.auth import Capability, Principal
 from geo.config import DEFAULT_STORE_PATH, TIMEZONE_NAME
 from geo.enforcement import EnforcementSummary
+from geo.errors import PermissionDenied
 from geo.i18n import LANGUAGES, Lang, category_label, number, t, translations
-from geo.model import CATEGORIES
-from geo.store import Query, Store, open_store
+from geo.model import CATEGORIES, SCHEMAS
+from geo.store import Query, Store, describe, is_postgis_url, open_store
 from layers.basemap import base_map, street_layer
 
 log = logging.getLogger(__name__)
@@ -62,15 +66,73 @@ class Filters:
         return ((self.end - self.start).days + 1) / 30.44
 
 
-def store_location() -> Path:
-    """The configured store: ``URBAN_ORDER_DB``, else the embedded demo store."""
-    return Path(os.environ.get(DB_ENV) or DEFAULT_STORE_PATH)
+def store_location() -> str:
+    """The configured store (a ``.gpkg`` path or a PostGIS URL).
+
+    ``URBAN_ORDER_DB``, else ``db`` under ``[urban_order]`` in Streamlit's secrets (where a
+    deployment keeps a URL with its password), else the embedded demo store.
+    """
+    from_env = os.environ.get(DB_ENV)
+    if from_env:
+        return from_env
+    try:
+        section = st.secrets.get("urban_order", {})
+    except (FileNotFoundError, KeyError, StreamlitSecretNotFoundError):
+        section = {}
+    return str(section.get("db") or DEFAULT_STORE_PATH)
 
 
 @st.cache_resource(show_spinner=False)
 def get_store(location: str) -> Store:
-    """The store at ``location`` (shared by all sessions; stores open a connection per call)."""
+    """The whole store at ``location``, shared by all sessions (stores open a connection per
+    call). Pages change data only through :func:`session_store`; cached readers below check
+    the signed-in user's wards before they read."""
     return open_store(location)
+
+
+# -- who is signed in ---------------------------------------------------------------------------
+
+PRINCIPAL_KEY = "principal"
+
+
+def principal() -> Principal | None:
+    """The signed-in user of this session (set only by the sign-in page), or None."""
+    who = st.session_state.get(PRINCIPAL_KEY)
+    return who if isinstance(who, Principal) else None
+
+
+def require(capability: Capability) -> Principal:
+    """The signed-in user if their role allows ``capability``; else say why and stop the page."""
+    who = principal()
+    lg = lang()
+    if who is None:
+        st.warning(t("auth.sign_in_first", lg))
+        st.stop()
+        raise AssertionError("st.stop() returned")  # for type checkers: st.stop never returns
+    if not who.can(capability):
+        st.error(t("auth.denied", lg, role=t(f"auth.role.{who.role}", lg)))
+        st.stop()
+    return who
+
+
+def session_store() -> ScopedStore:
+    """The store as the signed-in user may see and change it (every write goes through this)."""
+    return ScopedStore(get_store(store_location()), require("view"))
+
+
+def signed_in_user() -> str:
+    """The signed-in user's account name (what the audit log records)."""
+    return require("view").user_id
+
+
+def _check_read(table: str, ward_id: str | None) -> None:
+    who = require("view")
+    if table in ("audit_log", "users"):
+        raise PermissionDenied(f"{table} is read through session_store() only.")
+    if ward_id is None and who.wards is not None and "ward_id" in SCHEMAS[table]:
+        raise PermissionDenied(f"a read of {table} must name one of {who.user_id}'s wards.")
+    if ward_id is not None:
+        who.require_ward(ward_id)
 
 
 def lang() -> Lang:
@@ -79,31 +141,46 @@ def lang() -> Lang:
     return value if value in LANGUAGES else "vi"
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
 def load_boundaries(location: str, version: int, ward_id: str) -> dict[str, gpd.GeoDataFrame]:
     """Current ward, zones, groups and streets of a ward (read-only, shared)."""
+    _check_read("groups", ward_id)
+    return _boundaries(location, version, ward_id)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _boundaries(location: str, version: int, ward_id: str) -> dict[str, gpd.GeoDataFrame]:
     store = get_store(location)
     q = Query(ward_id=ward_id)
     return {table: store.read(table, q) for table in ("wards", "zones", "groups", "streets")}
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
 def load_records(location: str, version: int, table: str, query: Query) -> pd.DataFrame:
-    """Records of ``table`` matching ``query`` (read-only, shared)."""
+    """Records of ``table`` matching ``query`` (read-only, shared), in the user's wards."""
+    _check_read(table, query.ward_id)
+    return _records(location, version, table, query)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _records(location: str, version: int, table: str, query: Query) -> pd.DataFrame:
     return get_store(location).read(table, query)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
 def record_period(location: str, version: int, ward_id: str) -> tuple[date, date] | None:
     """First and last day with a violation in the ward, or None when it has none."""
+    _check_read("violations", ward_id)
+    return _record_period(location, version, ward_id)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _record_period(location: str, version: int, ward_id: str) -> tuple[date, date] | None:
     times = get_store(location).read("violations", Query(ward_id=ward_id))["observed_at"]
     if times.empty:
         return None
     return times.min().date(), times.max().date()
 
 
-def sidebar(store: Store) -> Filters | None:
-    """Draw the sidebar (ward, period, categories, language, tiles) and return the choices."""
+def language_choice() -> Lang:
+    """The language radio at the top of the sidebar; returns the language chosen."""
     with st.sidebar:
         st.radio(
             t("sidebar.language", lang()),
@@ -112,9 +189,23 @@ def sidebar(store: Store) -> Filters | None:
             format_func=lambda code: {"vi": "Tiếng Việt", "en": "English"}[code],
             horizontal=True,
         )
-        lg = lang()
+    return lang()
+
+
+def sidebar(store: Store) -> Filters | None:
+    """Draw the sidebar (who is signed in, ward, period, categories, language, tiles) and
+    return the choices; only the signed-in user's wards are offered."""
+    lg = language_choice()
+    who = require("view")
+    with st.sidebar:
+        st.caption(
+            t("auth.signed_in_as", lg, name=who.display_name or who.user_id,
+              role=t(f"auth.role.{who.role}", lg))
+        )  # fmt: skip
+        if st.button(t("auth.sign_out", lg), key="sign-out"):
+            sign_out()
         version = store.data_version()
-        ward_ids = store.ward_ids()
+        ward_ids = [w for w in store.ward_ids() if who.sees(w)]
         if not ward_ids:
             st.warning(t("sidebar.no_wards", lg))
             return None
@@ -122,6 +213,10 @@ def sidebar(store: Store) -> Filters | None:
         ward_id = st.selectbox(
             t("sidebar.ward", lg), ward_ids, format_func=lambda w: names.get(w, w), key="ward"
         )
+        if load_boundaries(store.location, version, ward_id)["groups"].empty:
+            # Every page works on groups: until a ward has them there is nothing to show.
+            st.warning(t("sidebar.no_groups", lg, ward=names.get(ward_id, ward_id)))
+            return None
         period = record_period(store.location, version, ward_id)
         today = date.today()
         first, last = period or (today - timedelta(days=30), today)
@@ -147,7 +242,7 @@ def sidebar(store: Store) -> Filters | None:
             key="online_tiles",
             help=t("sidebar.online_tiles_help", lg),
         )
-        st.caption(t("sidebar.store", lg, location=Path(store.location).name))
+        st.caption(t("sidebar.store", lg, location=_shown_location(store.location)))
     return Filters(
         ward_id=ward_id,
         start=start,
@@ -200,17 +295,24 @@ def translated(
     return value
 
 
-def user_input(container: Any, lg: Lang, *, key: str) -> str:
-    """The name of the person working, kept for the session (it goes to the audit log)."""
-    name = container.text_input(
-        t("page.upload.user", lg),
-        value=st.session_state.get("user", ""),
-        key=key,
-        help=t("page.upload.user_help", lg),
-    ).strip()
-    if name:
-        st.session_state["user"] = name
-    return name or "app"
+def sign_out() -> None:
+    """Forget this session's user (and leave the identity provider's session too)."""
+    st.session_state.pop(PRINCIPAL_KEY, None)
+    if oidc_configured() and st.user.is_logged_in:
+        st.logout()
+    st.rerun()
+
+
+def oidc_configured() -> bool:
+    """Whether the deployment's secrets configure an identity provider for ``st.login``."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        return False
+
+
+def _shown_location(location: str) -> str:
+    return describe(location) if is_postgis_url(location) else Path(location).name
 
 
 def problems_table(problems: pd.DataFrame, lang: Lang, *, with_table: bool = False) -> pd.DataFrame:

@@ -38,10 +38,9 @@ from layers.hotspots import (
 from layers.style import format_number
 from views.common import (
     Filters,
-    get_store,
     load_boundaries,
     load_records,
-    store_location,
+    session_store,
     translated,
     ward_base_map,
 )
@@ -68,7 +67,7 @@ MEANINGFUL_KNOX = 1.2
 def render(filters: Filters) -> None:
     """Draw the page for the sidebar's ``filters``."""
     lg = filters.lang
-    store = get_store(str(store_location()))
+    store = session_store()
     version = store.data_version()
     b = load_boundaries(store.location, version, filters.ward_id)
     query = filters.query()

@@ -18,10 +18,9 @@ from layers.records import category_legend, records_cluster
 from layers.style import format_number, format_vnd, format_vnd_short
 from views.common import (
     Filters,
-    get_store,
     load_boundaries,
     load_records,
-    store_location,
+    session_store,
     translated,
     ward_base_map,
 )
@@ -33,7 +32,7 @@ _FORMATS = {"per_1000": "{:.1f}", "per_km2": "{:,.0f}", "count": "{:,.0f}"}
 def render(filters: Filters) -> None:
     """Draw the page for the sidebar's ``filters``."""
     lg = filters.lang
-    store = get_store(str(store_location()))
+    store = session_store()
     version = store.data_version()
     b = load_boundaries(store.location, version, filters.ward_id)
     ward, zones, groups, streets = b["wards"], b["zones"], b["groups"], b["streets"]

@@ -41,7 +41,13 @@ from layers.patrol import (
     when_label,
 )
 from layers.style import format_number
-from views.common import Filters, get_store, load_boundaries, store_location, ward_base_map
+from views.common import (
+    Filters,
+    get_store,
+    load_boundaries,
+    session_store,
+    ward_base_map,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +60,7 @@ OVERDUE_HOURS = 2.0
 def render(filters: Filters) -> None:
     """Draw the page for the sidebar's ``filters``."""
     lg = filters.lang
-    store = get_store(str(store_location()))
+    store = session_store()
     version = store.data_version()
     b = load_boundaries(store.location, version, filters.ward_id)
     st.title(t("page.patrol.title", lg))
@@ -116,7 +122,7 @@ def _latest(location: str, version: int, ward_id: str) -> pd.Timestamp | None:
 
 def _page_now(filters: Filters) -> pd.Timestamp:
     """The moment the page reads patrols at: the end of the sidebar's period (see patrol_now)."""
-    store = get_store(str(store_location()))
+    store = session_store()
     end = pd.Timestamp(datetime.combine(filters.end, time(23, 59)), tz=TIMEZONE_NAME)
     return patrol_now(_latest(store.location, store.data_version(), filters.ward_id), until=end)
 

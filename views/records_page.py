@@ -19,6 +19,7 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
+from geo.access import ScopedStore
 from geo.config import TIMEZONE_NAME
 from geo.errors import UrbanOrderError
 from geo.export import EXPORT_FORMATS, ExportFormat, export_records
@@ -29,12 +30,11 @@ from geo.store import Query, Store
 from layers.style import format_number
 from views.common import (
     Filters,
-    get_store,
     load_boundaries,
     load_records,
-    store_location,
+    session_store,
+    signed_in_user,
     translated,
-    user_input,
 )
 from views.upload_page import problems_table
 
@@ -52,16 +52,16 @@ EXPORT_COLUMNS = (
 def render(filters: Filters) -> None:
     """Draw the page for the sidebar's ``filters``."""
     lg = filters.lang
-    store = get_store(str(store_location()))
+    store = session_store()
     version = store.data_version()
     b = load_boundaries(store.location, version, filters.ward_id)
     records = load_records(store.location, version, "violations", filters.query())
-    uploads = load_records(store.location, version, "uploads", Query())
+    uploads = load_records(store.location, version, "uploads", Query(ward_id=filters.ward_id))
     st.title(t("page.records.title", lg))
     _flash()
     groups = b["groups"].sort_values("name")
     group_names = dict(zip(groups["group_id"], groups["name"], strict=True))
-    c1, c2, c3 = st.columns([2, 2, 1])
+    c1, c2 = st.columns(2)
     statuses = translated(
         c1.multiselect,
         t("column.status", lg),
@@ -78,7 +78,7 @@ def render(filters: Filters) -> None:
         key="records-groups",
         placeholder=t("page.records.all", lg),
     )
-    user = user_input(c3, lg, key="records-user")
+    user = signed_in_user()
     shown = filter_records(records, statuses=statuses, group_ids=group_ids)
     shown = with_names(shown, groups=b["groups"], zones=b["zones"], uploads=uploads)
     st.caption(
@@ -89,10 +89,12 @@ def render(filters: Filters) -> None:
             total=format_number(len(records), lg),
         )
     )
-    _table(shown, store, filters, user, key=_state_key(filters, statuses, group_ids, version))
+    key = _state_key(filters, statuses, group_ids, version)
+    _table(shown, store, filters, user, key=key, editable=store.principal.can("edit_records"))
     _export(shown, filters)
     st.divider()
-    _quarantine(store, version, uploads, lg, user)
+    if store.principal.can("upload"):
+        _quarantine(store, uploads, lg, user)
 
 
 def filter_records(
@@ -140,7 +142,9 @@ def _state_key(filters: Filters, statuses: Sequence[str], groups: Sequence[str],
 # -- the table and its status column -----------------------------------------------------------
 
 
-def _table(shown: pd.DataFrame, store: Store, filters: Filters, user: str, *, key: str) -> None:
+def _table(
+    shown: pd.DataFrame, store: Store, filters: Filters, user: str, *, key: str, editable: bool
+) -> None:
     lg = filters.lang
     if shown.empty:
         st.info(t("page.records.none", lg))
@@ -156,7 +160,7 @@ def _table(shown: pd.DataFrame, store: Store, filters: Filters, user: str, *, ke
         width="stretch",
         height=420,
         placeholder="",
-        disabled=[c for c in view.columns if c != col["status"]],
+        disabled=[c for c in view.columns if c != col["status"] or not editable],
         column_config={
             col["observed_at"]: st.column_config.DatetimeColumn(format="DD/MM/YYYY HH:mm"),
             col["fine_vnd"]: st.column_config.NumberColumn(format="localized"),
@@ -173,6 +177,9 @@ def _table(shown: pd.DataFrame, store: Store, filters: Filters, user: str, *, ke
         for rid in view.index[changed.to_numpy()]
         if after[rid] in codes
     }
+    if not editable:
+        st.caption(t("auth.staff_edit", lg))
+        return
     if st.button(
         t("page.records.save", lg, n=len(changes)),
         key="records-save",
@@ -254,8 +261,15 @@ def export_frame(shown: pd.DataFrame) -> pd.DataFrame:
 # -- quarantine --------------------------------------------------------------------------------
 
 
-def _quarantine(store: Store, version: int, uploads: pd.DataFrame, lg: Lang, user: str) -> None:
-    waiting = load_records(store.location, version, "quarantine", Query())
+def _quarantine(store: ScopedStore, uploads: pd.DataFrame, lg: Lang, user: str) -> None:
+    # The ward's uploads; uploads that name no ward (nothing in them could be located) are
+    # for those who see every ward.
+    waiting = store.read("quarantine")
+    mine = waiting["upload_id"].isin(uploads["upload_id"])
+    if store.principal.wards is None:
+        every = store.read("uploads")
+        mine |= waiting["upload_id"].isin(every.loc[every["ward_id"].isna(), "upload_id"])
+    waiting = waiting[mine].reset_index(drop=True)
     st.subheader(t("page.records.quarantine", lg, n=format_number(len(waiting), lg)))
     if waiting.empty:
         st.caption(t("page.records.quarantine.none", lg))

@@ -39,8 +39,9 @@ from views.common import (
     load_boundaries,
     load_records,
     record_period,
+    session_store,
+    signed_in_user,
     store_location,
-    user_input,
 )
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ _XLSX = EXPORT_FORMATS["xlsx"][1]
 def render(filters: Filters) -> None:
     """Draw the page for the sidebar's ``filters`` (the ward and the language)."""
     lg = filters.lang
-    store = get_store(str(store_location()))
+    store = session_store()
     version = store.data_version()
     st.title(t("page.report.title", lg))
     st.caption(t("page.report.intro", lg))
@@ -168,13 +169,14 @@ def _groups_tab(filters: Filters, version: int, period: tuple[date, date]) -> No
             ),
             hide_index=True,
         )
-    _commitments(filters, version, str(group), lg)
-    _model_streets(filters, version, lg)
+    if session_store().principal.can("accountability"):
+        _commitments(filters, version, str(group), lg)
+        _model_streets(filters, version, lg)
 
 
 def _commitments(filters: Filters, version: int, group: str, lg: Lang) -> None:
     location = str(store_location())
-    store = get_store(location)
+    store = session_store()
     st.subheader(t("page.report.commit.title", lg))
     signed = load_records(location, version, "commitments", Query(ward_id=filters.ward_id))
     records = load_records(location, version, "violations", Query(ward_id=filters.ward_id))
@@ -202,7 +204,7 @@ def _commitments(filters: Filters, version: int, group: str, lg: Lang) -> None:
         household = st.text_input(t("page.report.commit.household", lg))
         address = st.text_input(t("page.report.commit.address", lg))
         signed_on = st.date_input(t("page.report.commit.date", lg), format="DD/MM/YYYY")
-        user = user_input(st, lg, key="commit-user")
+        user = signed_in_user()
         if st.form_submit_button(t("page.report.commit.save", lg)):
             try:
                 row = commitment_frame(
@@ -218,7 +220,7 @@ def _commitments(filters: Filters, version: int, group: str, lg: Lang) -> None:
 
 def _model_streets(filters: Filters, version: int, lg: Lang) -> None:
     location = str(store_location())
-    store = get_store(location)
+    store = session_store()
     st.subheader(t("page.report.model.title", lg))
     b = load_boundaries(location, version, filters.ward_id)
     marked = load_records(location, version, "model_streets", Query(ward_id=filters.ward_id))
@@ -250,7 +252,7 @@ def _model_streets(filters: Filters, version: int, lg: Lang) -> None:
     with st.form("model-street-form", clear_on_submit=True):
         name = st.selectbox(t("page.report.model.street", lg), streets)
         since = st.date_input(t("page.report.model.since", lg), format="DD/MM/YYYY")
-        user = user_input(st, lg, key="model-user")
+        user = signed_in_user()
         if st.form_submit_button(t("page.report.model.save", lg)) and name:
             try:
                 row = model_street_frame(b["streets"], name=str(name), designated_at=str(since),

@@ -31,8 +31,8 @@ from views.common import (
     load_boundaries,
     map_bounds,
     problems_table,
+    signed_in_user,
     translated,
-    user_input,
     ward_base_map,
 )
 
@@ -101,7 +101,7 @@ def render(filters: Filters, store: Store) -> None:
             format_func=lambda s: t(f"status.{s}", lg) if s else t("page.upload.entry.auto", lg),
         )
         address = st.text_input(t("column.address", lg), key="entry-address")
-        user = user_input(st, lg, key="entry-user")
+        user = signed_in_user()
         submitted = st.form_submit_button(t("page.upload.entry.save", lg), type="primary")
     if submitted:
         lat, lon = st.session_state.get("entry-lat"), st.session_state.get("entry-lon")

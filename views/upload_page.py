@@ -32,13 +32,13 @@ from layers.style import format_number
 from views import upload_entry
 from views.common import (
     Filters,
-    get_store,
     load_boundaries,
     map_bounds,
     problems_table,
-    store_location,
+    require,
+    session_store,
+    signed_in_user,
     translated,
-    user_input,
     ward_base_map,
 )
 
@@ -63,7 +63,8 @@ class _File:
 def render(filters: Filters) -> None:
     """Draw the page for the sidebar's ``filters``."""
     lg = filters.lang
-    store = get_store(str(store_location()))
+    require("upload")
+    store = session_store()
     st.title(t("page.upload.title", lg))
     mode = translated(
         st.radio,
@@ -93,7 +94,7 @@ def _files(filters: Filters, store: Store) -> None:
         key="upload-files",
         help=t("page.upload.files_help", lg),
     )
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3 = st.columns(3)
     kind = translated(
         c1.selectbox,
         t("page.upload.kind", lg),
@@ -112,7 +113,7 @@ def _files(filters: Filters, store: Store) -> None:
     team = c3.text_input(
         t("page.upload.team", lg), key="upload-team", help=t("page.upload.team_help", lg)
     ).strip()
-    user = user_input(c4, lg, key="upload-user")
+    user = signed_in_user()
     files = [_File(f.name, data, _sha(data)) for f in uploaded or [] if (data := f.getvalue())]
     _forget_others({f.sha for f in files})
     if not files:

@@ -9,6 +9,7 @@ from geo.campaign_report import campaign_report
 from geo.campaigns import read_campaigns
 from geo.i18n import number
 from geo.store import Query, open_store
+from tests.views import signed_in
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +24,7 @@ campaign_page.render(filters)
 
 def _app(path, monkeypatch) -> AppTest:
     monkeypatch.setenv("URBAN_ORDER_DB", str(path))
-    return AppTest.from_string(ROUTER, default_timeout=180).run()
+    return signed_in(AppTest.from_string(ROUTER, default_timeout=180)).run()
 
 
 def test_july_wave_shows_before_after_and_wdq_as_geo_computes_them(demo_store, monkeypatch):

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from geo.hotspots import hotspots
 from geo.store import Query, open_store
+from tests.views import signed_in
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +27,7 @@ hotspot_page.render(filters)
 @pytest.fixture
 def at(demo_store, monkeypatch):
     monkeypatch.setenv("URBAN_ORDER_DB", str(demo_store))
-    return AppTest.from_string(ROUTER, default_timeout=180).run()
+    return signed_in(AppTest.from_string(ROUTER, default_timeout=180)).run()
 
 
 def _map_script(at: AppTest) -> str:

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apprunner import ROOT
+from tests.views import signed_in
 
 pytestmark = pytest.mark.slow
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def app(demo_store, monkeypatch):
     monkeypatch.setenv("URBAN_ORDER_DB", str(demo_store))
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    return signed_in(AppTest.from_file(str(ROOT / "app.py"), default_timeout=120))
 
 
 def _map_args(at: AppTest) -> dict:

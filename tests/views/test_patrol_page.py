@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from geo.patrol import latest_fix, load_patrol_inputs, patrol_status
 from geo.store import open_store
+from tests.views import signed_in
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,7 @@ patrol_page.render(filters)
 @pytest.fixture
 def at(demo_store, monkeypatch):
     monkeypatch.setenv("URBAN_ORDER_DB", str(demo_store))
-    return AppTest.from_string(ROUTER, default_timeout=180).run()
+    return signed_in(AppTest.from_string(ROUTER, default_timeout=180)).run()
 
 
 def _scripts(at: AppTest) -> list[str]:

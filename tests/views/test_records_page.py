@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from geo.export import export_records
 from geo.ingest import UploadOptions, commit_upload, prepare_upload
 from geo.store import Query, open_store
+from tests.views import signed_in
 from views.records_page import export_frame, filter_records
 
 pytestmark = pytest.mark.slow
@@ -38,7 +39,7 @@ def db(demo_copy, monkeypatch):
 
 @pytest.fixture
 def at(db):
-    return AppTest.from_string(ROUTER, default_timeout=120).run()
+    return signed_in(AppTest.from_string(ROUTER, default_timeout=120)).run()
 
 
 def _button(at: AppTest, label: str):
@@ -106,7 +107,6 @@ def test_a_status_edit_is_saved_and_audited(at, db):
         ("Đã tháo dỡ", "removed") if current != "Đã tháo dỡ" else ("Nhắc nhở", "warned")
     )
     assert _button(at, "Lưu thay đổi trạng thái (0)").disabled
-    at.text_input(key="records-user").set_value("Minh")
     at.session_state[editor.key] = {
         "edited_rows": {0: {"Trạng thái": new_label}},
         "added_rows": [],
@@ -121,7 +121,7 @@ def test_a_status_edit_is_saved_and_audited(at, db):
     assert saved["status"] == new_code
     log = store.read("audit_log")
     last = log[log["action"] == "edit status"].iloc[-1]
-    assert (last["user"], last["table"], last["ids"]) == ("Minh", "violations", rid)
+    assert (last["user"], last["table"], last["ids"]) == ("test-admin", "violations", rid)
     # the table shows the saved status, and there is nothing left to save
     assert at.dataframe[0].value.loc[rid, "Trạng thái"] == new_label
     assert _button(at, "Lưu thay đổi trạng thái (0)").disabled
@@ -133,7 +133,7 @@ def test_quarantined_rows_are_fixed_or_discarded(db):
                               options=UploadOptions(user="Lan"))  # fmt: skip
     commit_upload(prepared, store=store)
     before = store.count("violations")
-    at = AppTest.from_string(ROUTER, default_timeout=120).run()
+    at = signed_in(AppTest.from_string(ROUTER, default_timeout=120)).run()
     assert at.subheader[0].value == "Dòng chờ xử lý (2)"
     overview = at.dataframe[1].value
     assert overview["Dòng"].tolist() == [2, 3] and set(overview["Tệp"]) == {"loi.csv"}
@@ -178,7 +178,7 @@ def test_a_quarantined_vn2000_row_is_accepted_with_its_coordinate_system(db):
     prepared = prepare_upload(data.encode(), name="vn.csv", store=store, options=UploadOptions())
     commit_upload(prepared, store=store)
     assert store.count("quarantine") == 1  # metres, and no coordinate system given
-    at = AppTest.from_string(ROUTER, default_timeout=120).run()
+    at = signed_in(AppTest.from_string(ROUTER, default_timeout=120)).run()
     next(ti for ti in at.text_input if ti.label == "Hệ tọa độ").set_value("EPSG:5897")
     _button(at, "Nhận dòng đã sửa").click().run()
     assert not at.exception, at.exception

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from geo.demo_records import CAMPAIGN_FINED_CASES
 from geo.i18n import number
 from geo.store import open_store
+from tests.views import signed_in
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ report_page.render(filters)
 
 def _app(path, monkeypatch) -> AppTest:
     monkeypatch.setenv("URBAN_ORDER_DB", str(path))
-    return AppTest.from_string(ROUTER, default_timeout=180).run()
+    return signed_in(AppTest.from_string(ROUTER, default_timeout=180)).run()
 
 
 def test_july_report_shows_the_published_figures(demo_store, monkeypatch):

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 import views.upload_page
 from geo.store import open_store
+from tests.views import signed_in
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +43,7 @@ def db(demo_copy, monkeypatch):
 
 @pytest.fixture
 def app(db):
-    return AppTest.from_string(ROUTER, default_timeout=120)
+    return signed_in(AppTest.from_string(ROUTER, default_timeout=120))
 
 
 def _metric(at: AppTest, label: str) -> str:
@@ -85,7 +86,7 @@ def test_upload_preview_confirm_and_the_record_in_records(app, db, monkeypatch):
     assert problems["Lý do"].iloc[0].startswith("Tọa độ (0, 0)")
     assert store.count("violations") == before  # nothing written before "Xác nhận"
     # reruns reuse the checked file instead of reading it again
-    at.text_input(key="upload-user").set_value("Lan").run()
+    at.run()
     assert calls == ["to-1.csv"]
 
     _button(at, "Xác nhận").click().run()
@@ -94,7 +95,7 @@ def test_upload_preview_confirm_and_the_record_in_records(app, db, monkeypatch):
     assert store.count("violations") == before + 2
     assert store.count("quarantine") == 1
     upload = store.read("uploads").set_index("file_name").loc["to-1.csv"]
-    assert upload["uploaded_by"] == "Lan" and upload["rows"] == 3
+    assert upload["uploaded_by"] == "test-admin" and upload["rows"] == 3
 
     at.session_state["page"] = "records"
     at.run()
@@ -112,7 +113,7 @@ def test_the_same_file_again_adds_nothing(app, db):
     at.file_uploader(key="upload-files").set_value(("a.csv", CSV, "text/csv")).run()
     _button(at, "Xác nhận").click().run()
     # the same content under another name, in a new session
-    again = AppTest.from_string(ROUTER, default_timeout=120).run()
+    again = signed_in(AppTest.from_string(ROUTER, default_timeout=120)).run()
     again.file_uploader(key="upload-files").set_value(("b.csv", CSV, "text/csv")).run()
     assert not again.exception, again.exception
     assert again.info[0].value.startswith("Tệp này đã được tải lên trước đây")
