@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from geo.demo import DEMO_PASSWORD
 from tests.apprunner import ROOT, AppServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -68,9 +69,22 @@ def _loopback_only_page(browser, *, height: int):
     return page, foreign
 
 
+def _open(page, url: str, *, account: str = "quantri", screenshot: str | None = None) -> None:
+    """Open ``url`` in a new session and sign in there with a demo account (a reload starts a
+    new Streamlit session, which is signed out)."""
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_label("Tài khoản").fill(account, timeout=60_000)
+    page.get_by_label("Mật khẩu").fill(DEMO_PASSWORD)
+    if screenshot:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / screenshot))
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.get_by_text("Đang đăng nhập:").first.wait_for(timeout=60_000)
+
+
 def test_map_page_paints_every_group_offline(browser, app_url):
     page, foreign = _loopback_only_page(browser, height=1000)
-    page.goto(app_url, wait_until="domcontentloaded")
+    _open(page, app_url, account="doitrat", screenshot="signin.png")
     frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
     frame.locator(".leaflet-container").wait_for(timeout=60_000)
     frame.locator("path.leaflet-interactive").first.wait_for(timeout=30_000)
@@ -82,13 +96,16 @@ def test_map_page_paints_every_group_offline(browser, app_url):
     assert polygons >= 92, f"only {polygons} polygons drawn"
     assert clusters > 0, "no record clusters drawn"
     assert "Bản đồ" in page.content()
+    # a viewer's menu has no upload page
+    nav = page.get_by_test_id("stSidebarNav")
+    assert nav.get_by_text("Hồ sơ").count() == 1 and nav.get_by_text("Tải lên").count() == 0
     assert not foreign, f"the page tried to reach the internet: {foreign[:5]}"
     page.close()
 
 
 def test_hotspot_page_draws_hot_streets_and_gi_cells_offline(browser, app_url):
     page, foreign = _loopback_only_page(browser, height=1100)
-    page.goto(f"{app_url}/hotspots", wait_until="domcontentloaded")
+    _open(page, f"{app_url}/hotspots")
     page.get_by_text("Kiểm chứng").first.wait_for(timeout=90_000)
     frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
     frame.locator(".leaflet-container").wait_for(timeout=60_000)
@@ -111,7 +128,7 @@ def test_hotspot_page_draws_hot_streets_and_gi_cells_offline(browser, app_url):
 
 def test_patrol_page_draws_street_coverage_and_a_route_offline(browser, app_url):
     page, foreign = _loopback_only_page(browser, height=1200)
-    page.goto(f"{app_url}/patrol", wait_until="domcontentloaded")
+    _open(page, f"{app_url}/patrol")
     frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
     frame.locator(".leaflet-container").wait_for(timeout=90_000)
     frame.get_by_text("Lần tuần tra gần nhất").first.wait_for(timeout=60_000)  # the legend
@@ -139,7 +156,7 @@ def test_patrol_page_draws_street_coverage_and_a_route_offline(browser, app_url)
 
 def test_campaign_page_shows_the_july_wave_before_after_and_wdq(browser, app_url):
     page, foreign = _loopback_only_page(browser, height=1600)
-    page.goto(f"{app_url}/campaigns", wait_until="domcontentloaded")
+    _open(page, f"{app_url}/campaigns")
     page.get_by_text("Trước và sau chiến dịch").first.wait_for(timeout=90_000)
     wdq = page.get_by_test_id("stMetric").filter(has_text="WDQ").first
     wdq.wait_for(timeout=30_000)
@@ -163,7 +180,7 @@ def test_campaign_page_shows_the_july_wave_before_after_and_wdq(browser, app_url
 
 def test_report_page_shows_the_month_paragraph_and_its_map(browser, app_url):
     page, foreign = _loopback_only_page(browser, height=1400)
-    page.goto(f"{app_url}/reports", wait_until="domcontentloaded")
+    _open(page, f"{app_url}/reports")
     page.get_by_text("Trong tháng").first.wait_for(timeout=90_000)
     page.get_by_role("img").filter(has=page.locator("[src*='media']")).or_(
         page.locator("img[src*='media']")
@@ -180,8 +197,8 @@ def test_report_page_shows_the_month_paragraph_and_its_map(browser, app_url):
 
 def test_language_switch_to_english(browser, app_url):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(app_url, wait_until="domcontentloaded")
-    page.get_by_text("English").click()
+    _open(page, app_url)
+    page.get_by_role("radiogroup", name="Ngôn ngữ").get_by_text("English").click()
     page.get_by_text("Urban-order map").wait_for(timeout=30_000)
     # while Streamlit reruns, the old map's iframe may linger beside the new one
     frame = page.locator('iframe[title="streamlit_folium.st_folium"]').last.content_frame
@@ -213,12 +230,12 @@ def test_an_uploaded_csv_shows_on_the_map(browser, demo_copy, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 2000}, accept_downloads=True)
     try:
         server.wait()
-        page.goto(server.url, wait_until="domcontentloaded")
+        _open(page, server.url)
         frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
         frame.locator(".marker-cluster").first.wait_for(timeout=60_000)
         before = _kpi(page, "Vi phạm")
 
-        page.goto(f"{server.url}/upload", wait_until="domcontentloaded")
+        _open(page, f"{server.url}/upload", account="canbo")
         page.get_by_text("Tải lên hồ sơ").first.wait_for(timeout=60_000)
         page.locator('input[type="file"]').set_input_files(str(csv_file))
         page.get_by_role("button", name="Xác nhận").wait_for(timeout=60_000)
@@ -232,7 +249,7 @@ def test_an_uploaded_csv_shows_on_the_map(browser, demo_copy, tmp_path):
         page.get_by_role("button", name="Xác nhận").click()
         page.get_by_text("Đã lưu: 5 hồ sơ mới").wait_for(timeout=60_000)
 
-        page.goto(server.url, wait_until="domcontentloaded")
+        _open(page, server.url)
         frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
         frame.locator(".marker-cluster").first.wait_for(timeout=60_000)
         page.wait_for_timeout(1500)
@@ -244,7 +261,7 @@ def test_an_uploaded_csv_shows_on_the_map(browser, demo_copy, tmp_path):
         singles = frame.locator("path.leaflet-interactive[fill-opacity='0.9']").count()
         assert sum(int(n) for n in numbers) + singles == after
 
-        page.goto(f"{server.url}/records", wait_until="domcontentloaded")
+        _open(page, f"{server.url}/records")
         page.get_by_text("Hồ sơ vi phạm").first.wait_for(timeout=60_000)
         page.get_by_test_id("stDataFrame").first.wait_for(timeout=30_000)
         page.wait_for_timeout(1000)
