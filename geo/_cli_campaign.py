@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 import os
-from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -26,7 +25,7 @@ def add_commands(sub: Any) -> None:
     actions = c.add_subparsers(dest="action", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--db", type=Path, required=True, help="the store")
+        p.add_argument("--db", required=True, help="the store: a .gpkg file or a PostGIS URL")
         p.add_argument("--ward-id", default=None, help="ward of the store (default: its only one)")
         p.add_argument("--json", action="store_true", help="print one JSON object last")
 

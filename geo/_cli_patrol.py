@@ -31,7 +31,9 @@ def add_commands(sub: Any) -> None:
         "gaps split before anything counts. With --db and no --tracks, the store's patrols.",
     )
     source = c.add_mutually_exclusive_group(required=True)
-    source.add_argument("--db", type=Path, help="the store (its streets, groups and patrols)")
+    source.add_argument(
+        "--db", help="the store (its streets, groups and patrols): .gpkg or PostGIS URL"
+    )
     source.add_argument("--network", type=Path, help="streets: OSM XML or GraphML file")
     c.add_argument("--tracks", type=Path, nargs="+", default=None, metavar="FILE")
     c.add_argument("--ward-id", default=None, help="ward of the store (default: its only one)")
@@ -52,7 +54,7 @@ def add_commands(sub: Any) -> None:
         "orders them into a round along the streets from the start (the ward office) that "
         "fits the shift, with --dwell minutes at each stop, and writes GPX for phones.",
     )
-    r.add_argument("--db", type=Path, required=True, help="the store")
+    r.add_argument("--db", required=True, help="the store: a .gpkg file or a PostGIS URL")
     r.add_argument("--ward-id", default=None, help="ward of the store (default: its only one)")
     r.add_argument(
         "--team",

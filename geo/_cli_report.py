@@ -29,7 +29,7 @@ def add_commands(sub: Any) -> None:
         "peak campaigns, clean-ups, citizen reports), then the tables per category, campaign, "
         "zone and residential group, the hot streets and the patrol coverage.",
     )
-    r.add_argument("--db", type=Path, required=True, help="the store")
+    r.add_argument("--db", required=True, help="the store: a .gpkg file or a PostGIS URL")
     r.add_argument("--month", required=True, metavar="YYYY-MM", help="e.g. 2025-07")
     r.add_argument("--ward-id", default=None, help="ward of the store (default: its only one)")
     r.add_argument("--lang", choices=LANGUAGES, default="vi", help="language (default: vi)")

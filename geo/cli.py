@@ -129,11 +129,13 @@ def _parser() -> argparse.ArgumentParser:
     from geo._cli_hotspots import add_commands
     from geo._cli_patrol import add_commands as add_patrol_commands
     from geo._cli_report import add_commands as add_report_commands
+    from geo._cli_users import add_commands as add_user_commands
 
     add_commands(sub)
     add_patrol_commands(sub)
     add_report_commands(sub)
     add_campaign_commands(sub)
+    add_user_commands(sub)
     return p
 
 
