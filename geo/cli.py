@@ -14,6 +14,7 @@ import pandas as pd
 
 from geo.config import DEFAULT_STORE_PATH, PROJECT_ROOT, TIMEZONE_NAME
 from geo.errors import UrbanOrderError
+from geo.store import is_postgis_url
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_demo)
 
     a = sub.add_parser("app", help="start the web app (Streamlit)")
-    a.add_argument("--db", type=Path, default=None, help=f"store (default {DEFAULT_STORE_PATH})")
+    a.add_argument(
+        "--db", default=None, help=f"store: .gpkg or PostGIS URL (default {DEFAULT_STORE_PATH})"
+    )
     a.add_argument("--port", type=int, default=8501)
     a.add_argument("--address", default="127.0.0.1", help="address to listen on")
     a.set_defaults(func=_app)
@@ -78,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
     im = sub.add_parser("import", help="upload records (CSV, Excel, GeoJSON, KML/KMZ, GPX, JPEG)")
     im.add_argument("files", type=Path, nargs="+", metavar="FILE")
-    im.add_argument("--db", type=Path, required=True, help="the store")
+    im.add_argument("--db", required=True, help="the store: a .gpkg file or a PostGIS URL")
     im.add_argument(
         "--kind",
         choices=("violations", "cleanups", "patrols", "citizen-reports"),
@@ -112,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     bc.set_defaults(func=_boundaries_check)
     bi = bsub.add_parser("import", help="replace boundaries in a store, keeping old versions")
     bi.add_argument("file", type=Path)
-    bi.add_argument("--db", type=Path, required=True)
+    bi.add_argument("--db", required=True, help="the store: a .gpkg file or a PostGIS URL")
     bi.add_argument("--level", choices=("wards", "zones", "groups"), required=True)
     bi.add_argument("--ward-id", default=None, help="ward of the rows when the file has none")
     bi.add_argument("--valid-from", default=None, help="date the new boundaries start (today)")
@@ -166,7 +169,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _app(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.db is not None:
-        env[DB_ENV] = str(args.db.resolve())
+        env[DB_ENV] = args.db if is_postgis_url(args.db) else str(Path(args.db).resolve())
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
         "--server.port", str(args.port),
