@@ -173,3 +173,30 @@ def test_an_account_added_with_a_password_signs_in(demo_copy, monkeypatch):
     at.text_input(key="signin-password").set_value("mật khẩu của Lan")
     at.button[0].click().run()
     assert any("lan · Cán bộ phường" in c.value for c in at.sidebar.caption)
+
+
+def test_identity_provider_sign_in_matches_the_account_by_email(demo_copy, monkeypatch):
+    add_user(open_store(demo_copy), "hoa", role="leader", wards=["demo"],
+             email="hoa@phuong.gov.vn", by="test")  # fmt: skip
+    provider = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "x" * 32,
+        "client_id": "urban-order",
+        "client_secret": "s",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }
+    at = _app(monkeypatch, demo_copy)
+    at.secrets["auth"] = provider
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert at.button[0].label == "Đăng nhập qua hệ thống định danh"
+    at.user = {"is_logged_in": True, "email": "Hoa@Phuong.gov.vn"}
+    at.run()
+    assert not at.exception, at.exception
+    assert any("hoa · Lãnh đạo phường" in c.value for c in at.sidebar.caption)
+    stranger = _app(monkeypatch, demo_copy)
+    stranger.secrets["auth"] = provider
+    stranger.user = {"is_logged_in": True, "email": "someone@else.vn"}
+    stranger.run()
+    assert "someone@else.vn" in stranger.error[0].value
+    assert "principal" not in stranger.session_state
