@@ -182,12 +182,8 @@ class GeoPackageStore:
         """Rows of ``table`` matching ``query``; a GeoDataFrame in EPSG:4326 if spatial."""
         columns = _columns(table)
         where, params = _where(table, query or Query())
-        select = ", ".join(_quote(c) for c in columns)
-        if table in SPATIAL_TABLES:
-            select += f", {_GEOM}"
-        sql = f"SELECT {select} FROM {_quote(table)}{where} ORDER BY fid"
         with self._connection() as con:
-            rows = con.execute(sql, params).fetchall()
+            rows = con.execute(_select(table, where), params).fetchall()
         return _frame(table, columns, rows)
 
     def count(self, table: str, query: Query | None = None) -> int:
@@ -230,6 +226,24 @@ class GeoPackageStore:
                 f"JOIN temp.asked AS a ON a.k = t.{_quote(key)}"
             ).fetchall()
         return {r[0] for r in rows}
+
+    def dump_tables(self) -> tuple[dict[str, pd.DataFrame], int]:
+        """Every row of every table (boundaries with all their versions) and the data version,
+        read in one transaction: a consistent copy while others write (what a backup takes)."""
+        with self._connection() as con:
+            # In WAL mode every read of one transaction sees the store as of its first read.
+            con.execute("BEGIN")
+            try:
+                (version,) = con.execute(
+                    "SELECT value FROM urban_order_meta WHERE key = 'data_version'"
+                ).fetchone()
+                tables = {
+                    t: _frame(t, _columns(t), con.execute(_select(t, "")).fetchall())
+                    for t in SCHEMAS
+                }
+            finally:
+                con.execute("ROLLBACK")
+        return tables, int(version)
 
     def offender_salt(self, *, stored: bool = False) -> bytes:
         """The store's secret salt for offender keys; ``URBAN_ORDER_SALT`` overrides it.
@@ -285,6 +299,24 @@ class GeoPackageStore:
             for table, frame in prepared.items():
                 self._insert(con, table, frame)
             self._log(con, now, user, action, prepared, deleted=removals)
+
+        self._write_with_retry(run)
+
+    def load_tables(self, tables: Mapping[str, pd.DataFrame], *, data_version: int) -> None:
+        """Append rows exactly as given (no audit row, no default filled in) and set the data
+        version, in one transaction: how a restore fills a new store."""
+        prepared = {}
+        for table, frame in tables.items():
+            _columns(table)
+            prepared[table] = conform(table, frame)
+
+        def run(con: sqlite3.Connection) -> None:
+            for table, frame in prepared.items():
+                self._insert(con, table, frame)
+            con.execute(
+                "UPDATE urban_order_meta SET value = ? WHERE key = 'data_version'",
+                (str(data_version),),
+            )
 
         self._write_with_retry(run)
 
@@ -608,6 +640,14 @@ def _columns(table: str) -> list[str]:
     if table not in SCHEMAS:
         raise StoreError(f"unknown table {table!r}; the tables are {', '.join(SCHEMAS)}.")
     return [c for c in SCHEMAS[table] if c != "geometry"]
+
+
+def _select(table: str, where: str) -> str:
+    """The ``SELECT`` of a read: the model's columns, then the geometry, in insertion order."""
+    names = [_quote(c) for c in _columns(table)]
+    if table in SPATIAL_TABLES:
+        names.append(_GEOM)
+    return f"SELECT {', '.join(names)} FROM {_quote(table)}{where} ORDER BY fid"
 
 
 def _check_columns(table: str, values: Mapping[str, object]) -> None:

@@ -7,6 +7,7 @@ QGIS) is the embedded default; a PostGIS store for multi-user deployments implem
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,9 +156,19 @@ def create_store(url: str | Path, *, overwrite: bool = False, salt: bytes | None
 
 
 def describe(url: str | Path) -> str:
-    """``url`` fit to show or log: a PostGIS URL without its password."""
+    """``url`` fit to show or log: a PostGIS URL without its password.
+
+    Examples
+    --------
+    >>> describe("postgresql://lan:s3cret@db/city?password=s3cret&schema=w1")
+    'postgresql://lan@db/city?schema=w1'
+    """
     text = str(url)
-    if not is_postgis_url(text) or "@" not in text:
+    if not is_postgis_url(text):
+        return text
+    # libpq also takes the password as a query parameter
+    text = re.sub(r"([?&])password=[^&]*(&|$)", r"\1", text).rstrip("?&")
+    if "@" not in text:
         return text
     scheme, rest = text.split("://", 1)
     credentials, host = rest.rsplit("@", 1)
