@@ -11,6 +11,14 @@ the same record id (from the file, such as KoboToolbox's ``_uuid``, or derived f
 record's content, so the same record re-encoded in another format gets the same id), and likely
 duplicates — the same category within ``duplicate_m`` metres and ``duplicate_minutes`` of a
 record already stored or of an earlier row of the same upload.
+
+Several people may upload at once. The checks run before the write, so an upload committed in
+between can repeat a record (or the whole file) of one being committed; the store then refuses
+the repeated key, and :func:`commit_upload` checks the upload again against the store as it now
+is and writes that instead. A file's first upload has an id derived from its SHA-256, so two
+first uploads of one file collide on the key of ``uploads`` too, even when no row has a key.
+Likely duplicates share no key: two uploads committed at the same moment do not see each
+other's (nor overlapping patrol tracks, which have no key either).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
@@ -38,7 +46,7 @@ from geo.columns import (
     detect_columns,
 )
 from geo.config import SNAP_TOLERANCE_M, STORAGE_CRS, TIMEZONE_NAME
-from geo.errors import InputError, MappingError
+from geo.errors import InputError, MappingError, StoreError
 from geo.model import KEYS, TIME_COLUMNS, conform
 from geo.problems import RowProblem, problems_frame
 from geo.readers import RawTable, ReadLimits, read_upload
@@ -55,6 +63,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: How many times a commit overtaken by another upload is checked again before giving up.
+_COMMIT_ATTEMPTS = 5
+#: Namespace of the ids of first uploads (``uuid5`` of the file's SHA-256).
+_UPLOAD_NAMESPACE = uuid.UUID("1f0e8a52-3c1d-5b7e-9a4f-2d6c8b0e7a31")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +122,8 @@ class PreparedUpload:
     parts: list[UploadPart]
     same_file_as: str | None = None
     ward_id: str | None = None
+    #: The file and options it was prepared from, to check it again if it is overtaken.
+    source: tuple[bytes, UploadOptions] | None = field(default=None, repr=False)
 
     @property
     def ward(self) -> str | None:
@@ -201,21 +216,61 @@ def prepare_upload(
     """
     opts = options or UploadOptions()
     sha = hashlib.sha256(data).hexdigest()
-    upload_id = str(uuid.uuid4())
     tables = read_upload(data, name=name, limits=opts.limits)
     previous = _previous_upload(store, sha)
     if previous is not None:
+        upload_id = str(uuid.uuid4())
         parts = [_same_file_part(t, _kind_of(t, opts), upload_id, previous) for t in tables]
-        return PreparedUpload(
-            upload_id, name, sha, opts.user, parts, same_file_as=previous, ward_id=opts.ward_id
-        )
+        return PreparedUpload(upload_id, name, sha, opts.user, parts, same_file_as=previous,
+                              ward_id=opts.ward_id, source=(data, opts))  # fmt: skip
+    upload_id = str(uuid.uuid5(_UPLOAD_NAMESPACE, sha))
     context = _Context.load(store, opts)
     parts = [_process(t, _kind_of(t, opts), upload_id, context, opts) for t in tables]
-    return PreparedUpload(upload_id, name, sha, opts.user, parts, ward_id=context.default_ward)
+    return PreparedUpload(upload_id, name, sha, opts.user, parts, ward_id=context.default_ward,
+                          source=(data, opts))  # fmt: skip
 
 
 def commit_upload(prepared: PreparedUpload, *, store: Store) -> dict[str, Any]:
-    """Write a prepared upload in one transaction and return its summary."""
+    """Write a prepared upload in one transaction and return its summary.
+
+    When another upload committed since ``prepared`` was checked repeats some of its records
+    (or is the same file), the store refuses the write; the upload is then checked again
+    against the store as it now is and that is written: the repeats count as duplicates. The
+    summary returned is of what was written (its ``upload_id`` may differ from ``prepared``'s).
+
+    Raises
+    ------
+    StoreError
+        When the store refuses the write for another reason, or the upload is overtaken
+        again at every one of five attempts.
+    """
+    for attempt in range(2, _COMMIT_ATTEMPTS + 1):
+        try:
+            return _write(prepared, store)
+        except StoreError:
+            if prepared.source is None or not _overtaken(prepared, store):
+                raise
+        log.info("upload of %s was overtaken by another; checking it again (attempt %d)",
+                 prepared.file_name, attempt)  # fmt: skip
+        data, opts = prepared.source
+        # who confirms may have changed since it was prepared (the app sets ``user``)
+        again = replace(opts, user=prepared.user)
+        prepared = prepare_upload(data, name=prepared.file_name, store=store, options=again)
+    return _write(prepared, store)
+
+
+def _overtaken(prepared: PreparedUpload, store: Store) -> bool:
+    """Whether the store now holds the file, or a record, that ``prepared`` took for new."""
+    if prepared.same_file_as is None and _previous_upload(store, prepared.file_sha256):
+        return True
+    for part in prepared.parts:
+        key = KEYS.get(part.table)
+        if key and len(part.records) and store.existing_keys(part.table, part.records[key]):
+            return True
+    return False
+
+
+def _write(prepared: PreparedUpload, store: Store) -> dict[str, Any]:
     summary = prepared.summary()
     batch: dict[str, list[pd.DataFrame]] = {}
     for part in prepared.parts:
