@@ -19,7 +19,7 @@ from dataclasses import replace
 import pandas as pd
 
 from geo.auth import Capability, Principal
-from geo.errors import PermissionDenied
+from geo.errors import AccessDeniedError
 from geo.model import KEYS, SCHEMAS, empty_frame
 from geo.store import BoundaryLevel, Query, Store
 
@@ -127,7 +127,7 @@ class ScopedStore:
     def offender_salt(self, *, stored: bool = False) -> bytes:
         """The offender-key salt: for those who record offenders (uploads, commitments)."""
         if not (self.principal.can("upload") or self.principal.can("accountability")):
-            raise PermissionDenied(f"{self.principal.user_id} does not record offenders.")
+            raise AccessDeniedError(f"{self.principal.user_id} does not record offenders.")
         return self.store.offender_salt(stored=stored)
 
     # -- changes ----------------------------------------------------------------------------
@@ -169,7 +169,7 @@ class ScopedStore:
             visible = set(self.read(table)[key])
             hidden = [k for k in changes if k not in visible]
             if hidden:
-                raise PermissionDenied(
+                raise AccessDeniedError(
                     f"{self.principal.user_id} may not change {table} rows outside their wards "
                     f"({', '.join(map(str, hidden[:5]))})."
                 )
@@ -194,7 +194,7 @@ class ScopedStore:
     def _require_table(self, table: str) -> None:
         need = WRITE_CAPABILITY.get(table)
         if need is None:
-            raise PermissionDenied(f"nobody writes {table} directly.")
+            raise AccessDeniedError(f"nobody writes {table} directly.")
         self.principal.require(need, what=f"change {table}")
 
     def _require_visible_rows(self, table: str, rows: Sequence[Mapping[str, object]]) -> None:
@@ -204,7 +204,7 @@ class ScopedStore:
             visible = set(self.read("uploads")["upload_id"])
             for where in rows:
                 if where.get("upload_id") not in visible:
-                    raise PermissionDenied(
+                    raise AccessDeniedError(
                         f"{self.principal.user_id} may not delete {table} rows of another "
                         "ward's uploads."
                     )
@@ -218,7 +218,7 @@ class ScopedStore:
             for col, value in where.items():
                 match &= seen[col].astype(object) == value
             if not match.any():
-                raise PermissionDenied(
+                raise AccessDeniedError(
                     f"{self.principal.user_id} may not delete {table} rows outside their wards "
                     f"({dict(where)})."
                 )
@@ -230,5 +230,5 @@ def _edit_capability(table: str) -> Capability:
         return "edit_records"
     need = WRITE_CAPABILITY.get(table)
     if need is None:
-        raise PermissionDenied(f"nobody changes {table} directly.")
+        raise AccessDeniedError(f"nobody changes {table} directly.")
     return need

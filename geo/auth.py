@@ -32,7 +32,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from geo.config import TIMEZONE_NAME
-from geo.errors import InputError, PermissionDenied
+from geo.errors import AccessDeniedError, InputError
 from geo.store import Store
 
 __all__ = [
@@ -96,18 +96,18 @@ class Principal:
         return self.wards is None or (ward_id is not None and ward_id in self.wards)
 
     def require(self, capability: Capability, *, what: str = "") -> None:
-        """Raise :class:`PermissionDenied` unless the role allows ``capability``."""
+        """Raise :class:`AccessDeniedError` unless the role allows ``capability``."""
         if not self.can(capability):
             doing = what or capability.replace("_", " ")
-            raise PermissionDenied(
+            raise AccessDeniedError(
                 f"{self.user_id} ({self.role}) may not {doing}; ask an administrator for a "
                 "role that allows it."
             )
 
     def require_ward(self, ward_id: str | None) -> None:
-        """Raise :class:`PermissionDenied` unless ``ward_id`` is one of the user's wards."""
+        """Raise :class:`AccessDeniedError` unless ``ward_id`` is one of the user's wards."""
         if not self.sees(ward_id):
-            raise PermissionDenied(
+            raise AccessDeniedError(
                 f"{self.user_id} does not belong to ward {ward_id}; ask an administrator to add it."
             )
 
@@ -280,7 +280,7 @@ def _principal(row: pd.Series) -> Principal:
     wards = str(row["wards"] or "")
     role = str(row["role"])
     if role not in ROLES:
-        raise PermissionDenied(f"account {row['user_id']} has an unknown role {role!r}.")
+        raise AccessDeniedError(f"account {row['user_id']} has an unknown role {role!r}.")
     return Principal(
         user_id=str(row["user_id"]),
         role=role,
@@ -336,7 +336,7 @@ class Throttle:
     def failed(self, account: str, *, now: float) -> None:
         """Count a failed sign-in of ``account``."""
         times = self._failures.setdefault(account.lower(), [])
-        times[:] = [t for t in times if now - t < self.window_s][-self.max_failures :] + [now]
+        times[:] = [*[t for t in times if now - t < self.window_s][-self.max_failures :], now]
 
     def succeeded(self, account: str) -> None:
         """Forget the failures of ``account`` after it signed in."""

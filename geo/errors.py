@@ -40,5 +40,5 @@ class MappingError(InputError):
         self.table = table
 
 
-class PermissionDenied(UrbanOrderError):
+class AccessDeniedError(UrbanOrderError):
     """The signed-in user's role or wards do not allow what was asked."""

@@ -26,7 +26,7 @@ from geo.access import ScopedStore
 from geo.auth import Capability, Principal
 from geo.config import DEFAULT_STORE_PATH, TIMEZONE_NAME
 from geo.enforcement import EnforcementSummary
-from geo.errors import PermissionDenied
+from geo.errors import AccessDeniedError
 from geo.i18n import LANGUAGES, Lang, category_label, number, t, translations
 from geo.model import CATEGORIES, SCHEMAS
 from geo.store import Query, Store, describe, is_postgis_url, open_store
@@ -82,11 +82,22 @@ def store_location() -> str:
     return str(section.get("db") or DEFAULT_STORE_PATH)
 
 
-@st.cache_resource(show_spinner=False)
 def get_store(location: str) -> Store:
     """The whole store at ``location``, shared by all sessions (stores open a connection per
     call). Pages change data only through :func:`session_store`; cached readers below check
-    the signed-in user's wards before they read."""
+    the signed-in user's wards before they read.
+
+    ``location`` may be what a store shows of itself (a PostGIS URL without its password):
+    the configured store is opened with its full URL.
+    """
+    configured = store_location()
+    if location in (configured, describe(configured)):
+        location = configured
+    return _open(location)
+
+
+@st.cache_resource(show_spinner=False)
+def _open(location: str) -> Store:
     return open_store(location)
 
 
@@ -128,9 +139,9 @@ def signed_in_user() -> str:
 def _check_read(table: str, ward_id: str | None) -> None:
     who = require("view")
     if table in ("audit_log", "users"):
-        raise PermissionDenied(f"{table} is read through session_store() only.")
+        raise AccessDeniedError(f"{table} is read through session_store() only.")
     if ward_id is None and who.wards is not None and "ward_id" in SCHEMAS[table]:
-        raise PermissionDenied(f"a read of {table} must name one of {who.user_id}'s wards.")
+        raise AccessDeniedError(f"a read of {table} must name one of {who.user_id}'s wards.")
     if ward_id is not None:
         who.require_ward(ward_id)
 

@@ -19,7 +19,7 @@ from geo.auth import (
     set_password,
     verify_password,
 )
-from geo.errors import InputError, PermissionDenied
+from geo.errors import AccessDeniedError, InputError
 from geo.store import Query, create_store
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -81,9 +81,9 @@ def test_staff_of_ward_a_sees_only_ward_a(store):
     assert a.count("violations", Query(ward_id="A")) == 3
     assert list(a.read("quarantine")["upload_id"]) == ["A-u"]
     assert list(a.read("uploads")["upload_id"]) == ["A-u"]
-    with pytest.raises(PermissionDenied, match="does not belong to ward B"):
+    with pytest.raises(AccessDeniedError, match="does not belong to ward B"):
         a.read("violations", Query(ward_id="B"))
-    with pytest.raises(PermissionDenied, match="ward B"):
+    with pytest.raises(AccessDeniedError, match="ward B"):
         a.count("groups", Query(ward_id="B"))
 
 
@@ -96,24 +96,24 @@ def test_every_ward_account_sees_everything(store):
 def test_viewer_cannot_write_upload_or_edit(store):
     viewer = as_(store, "viewer")
     assert len(viewer.read("violations")) == 3
-    with pytest.raises(PermissionDenied, match="viewer"):
+    with pytest.raises(AccessDeniedError, match="viewer"):
         viewer.write({"violations": _violations("A", 105.8, 1).assign(record_id="x")},
                      user="x", action="upload")  # fmt: skip
-    with pytest.raises(PermissionDenied, match=r"violations\.status"):
+    with pytest.raises(AccessDeniedError, match=r"violations\.status"):
         viewer.update("violations", {"A-r0": {"status": "resolved"}}, user="x", action="edit")
-    with pytest.raises(PermissionDenied, match="offenders"):
+    with pytest.raises(AccessDeniedError, match="offenders"):
         viewer.offender_salt()
     assert store.count("violations") == 8
 
 
 def test_staff_cannot_write_into_another_ward_nor_change_its_rows(store):
     staff = as_(store, "staff")
-    with pytest.raises(PermissionDenied, match="ward B"):
+    with pytest.raises(AccessDeniedError, match="ward B"):
         staff.write({"violations": _violations("B", 105.9, 1).assign(record_id="new")},
                     user="x", action="upload")  # fmt: skip
-    with pytest.raises(PermissionDenied, match="outside their wards"):
+    with pytest.raises(AccessDeniedError, match="outside their wards"):
         staff.update("violations", {"B-r0": {"status": "resolved"}}, user="x", action="edit")
-    with pytest.raises(PermissionDenied, match="another ward's uploads"):
+    with pytest.raises(AccessDeniedError, match="another ward's uploads"):
         staff.write({}, user="x", action="discard",
                     delete={"quarantine": [{"upload_id": "B-u", "row_number": 7}]})  # fmt: skip
     staff.update("violations", {"A-r0": {"status": "resolved"}}, user="x", action="edit")
@@ -129,14 +129,14 @@ def test_the_audit_log_names_the_signed_in_user_not_the_one_passed(store):
 def test_leaders_link_campaigns_but_do_not_edit_records(store):
     leader = as_(store, "leader")
     leader.update("violations", {"A-r0": {"campaign_id": "c1"}}, user="x", action="link")
-    with pytest.raises(PermissionDenied, match="status"):
+    with pytest.raises(AccessDeniedError, match="status"):
         leader.update("violations", {"A-r0": {"status": "resolved"}}, user="x", action="edit")
     campaign = pd.DataFrame({"campaign_id": ["c1"], "ward_id": ["A"], "name": ["Tháng 7"]})
     leader.write({"campaigns": campaign}, user="x", action="campaign")
-    with pytest.raises(PermissionDenied, match="ward B"):
+    with pytest.raises(AccessDeniedError, match="ward B"):
         leader.write({"campaigns": campaign.assign(campaign_id="c2", ward_id="B")},
                      user="x", action="campaign")  # fmt: skip
-    with pytest.raises(PermissionDenied, match="change campaigns"):
+    with pytest.raises(AccessDeniedError, match="change campaigns"):
         as_(store, "staff").write({"campaigns": campaign.assign(campaign_id="c3")},
                                   user="x", action="campaign")  # fmt: skip
 
@@ -144,9 +144,9 @@ def test_leaders_link_campaigns_but_do_not_edit_records(store):
 def test_only_admins_read_the_audit_log_and_accounts_without_hashes(store):
     add_user(store, "lan", role="staff", wards=["A"], password="correct horse", by="setup")
     for role in ("viewer", "leader", "staff"):
-        with pytest.raises(PermissionDenied, match="audit log"):
+        with pytest.raises(AccessDeniedError, match="audit log"):
             as_(store, role).read("audit_log")
-        with pytest.raises(PermissionDenied, match="accounts"):
+        with pytest.raises(AccessDeniedError, match="accounts"):
             as_(store, role).read("users")
     admin = as_(store, "admin", None)
     assert len(admin.read("audit_log")) > 0
@@ -157,9 +157,9 @@ def test_only_admins_read_the_audit_log_and_accounts_without_hashes(store):
 def test_boundaries_are_for_admins_of_the_ward(store):
     new = _ward("A", 105.80)["groups"]
     when = pd.Timestamp("2030-01-01", tz=TZ)
-    with pytest.raises(PermissionDenied, match="replace boundaries"):
+    with pytest.raises(AccessDeniedError, match="replace boundaries"):
         as_(store, "staff").replace_boundaries("groups", new, valid_from=when, user="x")
-    with pytest.raises(PermissionDenied, match="ward A"):
+    with pytest.raises(AccessDeniedError, match="ward A"):
         as_(store, "admin", ("B",)).replace_boundaries("groups", new, valid_from=when, user="x")
     as_(store, "admin", ("A",)).replace_boundaries("groups", new, valid_from=when, user="x")
 
