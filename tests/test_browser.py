@@ -274,3 +274,31 @@ def test_an_uploaded_csv_shows_on_the_map(browser, demo_copy, tmp_path):
     finally:
         page.close()
         server.stop()
+
+
+@pytest.mark.postgis
+def test_the_app_serves_a_postgis_store(browser, demo_store, tmp_path):
+    """The demo restored into PostGIS (URL with a password), served and signed in to."""
+    from geo.backup import restore
+    from tests.stores import drop, new_store_url
+
+    base = new_store_url("postgis", tmp_path)
+    scheme, rest = base.split("://", 1)
+    url = f"{scheme}://{rest.replace('@', ':not-shown@', 1)}" if "@" in rest else base
+    restore(demo_store, url)
+    server = AppServer(url, log=tmp_path / "app.log")  # type: ignore[arg-type]
+    page, foreign = _loopback_only_page(browser, height=1000)
+    try:
+        server.wait()
+        _open(page, f"{server.url}/records", account="canbo")
+        page.get_by_text("Hồ sơ vi phạm").first.wait_for(timeout=60_000)
+        page.get_by_test_id("stDataFrame").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(SCREENSHOTS / "records-postgis.png"))
+        content = page.content()
+        assert "not-shown" not in content  # the password is never shown
+        assert "Kho dữ liệu: postgresql://" in content
+        assert not foreign
+    finally:
+        page.close()
+        server.stop()
+        drop(base)
