@@ -141,6 +141,7 @@ def _read_tracks(paths: list[Path], *, store: Any, args: argparse.Namespace) -> 
     from geo.columns import parse_overrides
     from geo.ingest import UploadOptions, prepare_upload
     from geo.model import conform
+    from geo.readers import file_bytes, upload_name
     from geo.store import create_store
 
     options = UploadOptions(
@@ -157,7 +158,8 @@ def _read_tracks(paths: list[Path], *, store: Any, args: argparse.Namespace) -> 
             if not path.is_file():
                 raise InputError(f"{path}: no such file.")
             try:
-                prepared = prepare_upload(path.read_bytes(), name=path.name, store=target,
+                data = file_bytes(path, limits=options.limits)  # never read when too big
+                prepared = prepare_upload(data, name=upload_name(path.name), store=target,
                                           options=options)  # fmt: skip
             except MappingError as exc:
                 raise InputError(f"{path}: {exc} Name the columns with --map COL=FIELD.") from exc

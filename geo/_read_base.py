@@ -30,13 +30,18 @@ _HEADER_SEARCH_ROWS = 30
 class ReadLimits:
     """Bounds on the size, shape and duration of reading one upload.
 
-    ``max_line_bytes`` bounds one physical line of a text file; ``max_uncompressed_bytes`` and
-    ``max_compression_ratio`` bound the content of a zip container (xlsx, kmz) before it is
-    opened; ``max_image_pixels`` bounds a photo's declared size, checked from its header;
-    ``seconds`` is the wall-clock budget of the whole read.
+    ``max_bytes`` bounds the file (and the KML inside a KMZ): a read holds a few copies of
+    it and one server serves several people at once, so it is what a ward's files need (a
+    year of records is a few MiB, a phone photo under 20 MiB); the app's
+    ``server.maxUploadSize`` (``.streamlit/config.toml``) is the same. ``max_columns`` bounds
+    a table's width and ``max_line_bytes`` one physical line of a text file, both checked
+    before the whole file is parsed. ``max_uncompressed_bytes`` and ``max_compression_ratio``
+    bound the content of a zip container (xlsx, kmz) before it is opened;
+    ``max_image_pixels`` bounds a photo's declared size, checked from its header; ``seconds``
+    is the wall-clock budget of the whole read.
     """
 
-    max_bytes: int = 200 * 2**20
+    max_bytes: int = 50 * 2**20
     max_rows: int = 2_000_000
     max_columns: int = 2_000
     max_line_bytes: int = 1 * 2**20
@@ -83,6 +88,15 @@ class Reading:
             raise self.error(
                 f"reading it took longer than the {self.limits.seconds:g} s allowed",
                 "Split it into smaller files and upload them one at a time",
+            )
+
+    def check_size(self, size: int, *, what: str = "it") -> None:
+        """Raise when ``size`` bytes (of the file, or of ``what`` in it) exceed the limit."""
+        if size > self.limits.max_bytes:
+            raise self.error(
+                f"{what} is {size / 2**20:,.1f} MiB, more than the "
+                f"{self.limits.max_bytes / 2**20:,.0f} MiB allowed",
+                "Split it into smaller files",
             )
 
     def check_rows(self, rows: int) -> None:

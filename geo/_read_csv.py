@@ -34,6 +34,7 @@ from geo._read_base import (
     text,
     text_frame,
 )
+from geo.errors import InputError
 from geo.problems import RowProblem
 
 __all__ = ["read_csv"]
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 _FIX = "Open it in Excel and save it as 'CSV UTF-8', or as .xlsx"
 _DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_CHARS = 65_536
+_SNIFF_CHARS = 4_096
 _SEP_LINE = re.compile(r"sep=([,;\t|])[ \t]*\r?\n")  # Excel's delimiter hint
 _CHECK_EVERY = 65_536
 
@@ -58,14 +60,17 @@ class _Layout:
 
 def read_csv(data: bytes, reading: Reading) -> list[RawTable]:
     """The table of a delimited text file (see :func:`geo.readers.read_upload`)."""
+    _check_line_lengths(data, reading)
     content = _decode(data, reading)
     content, delimiter = _dialect(content)
-    payload = content.encode("utf-8")
-    layout = _layout(payload, delimiter, reading)
     first_rows = _head(content, delimiter)
     head = header_position(first_rows)
     if head is None:
         raise reading.error("it has no header row and no data", _FIX)
+    # a header far too wide is refused before the whole file is parsed into columns
+    reading.check_columns(sum(cell is not None for cell in first_rows[head]))
+    payload = content.encode("utf-8")
+    layout = _layout(payload, delimiter, reading)
     read = _fast(payload, delimiter, layout, head, first_rows[head], reading)
     if read is None:
         logger.info("%s: ragged rows or stray quotes, reading it with the csv module", reading.name)
@@ -86,6 +91,33 @@ def read_csv(data: bytes, reading: Reading) -> list[RawTable]:
     keep = ~empty
     table = text_frame({n: v[keep] for n, v in frame_columns.items()}, numbers[keep])
     return [RawTable(reading.name, "records", table, problems=tuple(problems))]
+
+
+def _check_line_lengths(data: bytes, reading: Reading) -> None:
+    """Refuse a line far over the limit from the raw bytes, before decoding copies the file.
+
+    :func:`_layout` checks the lines exactly once the text is decoded; this check spares
+    the copies when a file is one huge line. Its margin (twice the limit) covers what
+    decoding changes: UTF-16 doubles the bytes of ASCII, NFC shortens decomposed letters.
+    """
+    end_byte = b"\n" if b"\n" in data else b"\r"  # old Mac files end lines with CR alone
+    window = 2 * reading.limits.max_line_bytes + 1
+    start = 0
+    while len(data) - start >= window:
+        last = data.rfind(end_byte, start, start + window)
+        if last < 0:  # the line at ``start`` is longer than the window
+            end = data.find(end_byte, start)
+            length = (len(data) if end < 0 else end) - start
+            raise _too_long(data.count(end_byte, 0, start) + 1, length, reading)
+        start = last + 1
+
+
+def _too_long(line: int, length: int, reading: Reading) -> InputError:
+    return reading.error(
+        f"line {line:,} is {length:,} bytes long, more than the "
+        f"{reading.limits.max_line_bytes:,} allowed for one line (is it really a CSV file?)",
+        _FIX,
+    )
 
 
 def _decode(data: bytes, reading: Reading) -> str:
@@ -158,10 +190,14 @@ def _dialect(content: str) -> tuple[str, str]:
 
 
 def _sample(content: str) -> str:
+    """The first lines of the text, about 64 KiB of them; a longer first line is kept whole
+    (it is the header of a very wide table, whose width must be known)."""
     if len(content) <= _SAMPLE_CHARS:
         return content
     cut = content.rfind("\n", 0, _SAMPLE_CHARS)
-    return content[: cut + 1] if cut > 0 else content[:_SAMPLE_CHARS]
+    if cut <= 0:
+        cut = content.find("\n", _SAMPLE_CHARS)
+    return content if cut < 0 else content[: cut + 1]
 
 
 def _delimiter(sample: str) -> str:
@@ -188,7 +224,9 @@ def _delimiter(sample: str) -> str:
         return ","
     best = max(scores.values())
     try:
-        guess = csv.Sniffer().sniff(sample, delimiters="".join(_DELIMITERS)).delimiter
+        # the sniffer's regular expressions take quadratic time on long lines: a few KiB
+        head = sample[: sample.rfind("\n", 0, _SNIFF_CHARS) + 1] or sample[:_SNIFF_CHARS]
+        guess = csv.Sniffer().sniff(head, delimiters="".join(_DELIMITERS)).delimiter
     except csv.Error:
         guess = None
     if guess in scores and scores[guess] == best:
@@ -216,12 +254,7 @@ def _layout(payload: bytes, delimiter: str, reading: Reading) -> _Layout:
     line_ends = np.flatnonzero(data == 10)
     lengths = np.diff(line_ends, prepend=-1, append=len(data)) - 1
     if len(lengths) and lengths.max() > reading.limits.max_line_bytes:
-        line = int(lengths.argmax()) + 1
-        raise reading.error(
-            f"line {line:,} is {int(lengths.max()):,} bytes long, more than the "
-            f"{reading.limits.max_line_bytes:,} allowed for one line (is it really a CSV file?)",
-            _FIX,
-        )
+        raise _too_long(int(lengths.argmax()) + 1, int(lengths.max()), reading)
     quotes = np.flatnonzero(data == ord('"'))
     separators = np.flatnonzero(data == ord(delimiter))
     if len(quotes):

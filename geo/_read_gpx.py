@@ -20,6 +20,8 @@ _RECORD_COLUMNS = ("name", "desc", "cmt", "type", "_lon", "_lat", "_time", "_ele
 _TRACK_COLUMNS = ("_track", "_segment", "_lon", "_lat", "_time", "_ele", "_hdop")
 _POINT_FIELDS = {"name": "name", "desc": "desc", "cmt": "cmt", "type": "type", "time": "_time",
                  "ele": "_ele", "hdop": "_hdop"}  # fmt: skip
+#: Elements read whole, with their subtree (see :func:`geo._xmlsafe.walk`).
+_POINTS = frozenset({"wpt", "rtept", "trkpt"})
 
 
 def read_gpx(data: bytes, reading: Reading) -> list[RawTable]:
@@ -28,7 +30,8 @@ def read_gpx(data: bytes, reading: Reading) -> list[RawTable]:
     points: list[dict[str, str | None]] = []
     tracks = segments = 0
     track_name: str | None = None
-    for event, tag, element, ancestors, parent in walk(data, reading, kind="GPX", fix=_FIX):
+    events = walk(data, reading, kind="GPX", fix=_FIX, records=_POINTS)
+    for event, tag, element, ancestors, _ in events:
         if event == "start":
             if not ancestors and tag != "gpx":
                 raise reading.error(f"its root element is <{tag}>, not <gpx>", _FIX)
@@ -49,10 +52,6 @@ def read_gpx(data: bytes, reading: Reading) -> list[RawTable]:
             point["_track"] = track_name or f"track {tracks}"
             point["_segment"] = str(max(segments, 1))
             points.append(point)
-        else:
-            continue
-        if parent is not None:
-            del parent[:]  # keep memory flat: the point is read
     tables = []
     if records:
         table = frame(records, range(1, len(records) + 1), columns=_RECORD_COLUMNS)

@@ -20,6 +20,8 @@ _FIRST = ("name", "description", "address")
 _LAST = ("_folder", "_lon", "_lat", "_time", "_time_end", "_geometry_type")
 #: Columns kept only when some placemark has them.
 _OPTIONAL = frozenset({"_folder", "_time_end"})
+#: Elements read whole, with their subtree (see :func:`geo._xmlsafe.walk`).
+_RECORDS = frozenset({"Placemark"})
 
 
 def read_kml(data: bytes, reading: Reading) -> list[RawTable]:
@@ -28,7 +30,8 @@ def read_kml(data: bytes, reading: Reading) -> list[RawTable]:
     problems: list[RowProblem] = []
     folders: list[str | None] = []
     root_seen = False
-    for event, tag, element, ancestors, parent in walk(data, reading, kind="KML", fix=_FIX):
+    events = walk(data, reading, kind="KML", fix=_FIX, records=_RECORDS)
+    for event, tag, element, ancestors, _ in events:
         if event == "start":
             if not root_seen and tag != "kml":
                 raise reading.error(f"its root element is <{tag}>, not <kml>", _FIX)
@@ -45,8 +48,6 @@ def read_kml(data: bytes, reading: Reading) -> list[RawTable]:
             reading.check_rows(number)
             rows.append(_placemark(element, number, problems))
             rows[-1]["_folder"] = next((f for f in reversed(folders) if f), None)
-            if parent is not None:
-                del parent[:]  # keep memory flat: the placemark is read
     if not rows:
         raise reading.error(
             "it has no placemarks", "Check that the points were saved into the file"
@@ -54,6 +55,7 @@ def read_kml(data: bytes, reading: Reading) -> list[RawTable]:
     first = [c for c in _FIRST if any(c in r for r in rows)]
     data_keys = dict.fromkeys(k for r in rows for k in r if k not in _FIRST and k not in _LAST)
     last = [c for c in _LAST if c not in _OPTIONAL or any(r.get(c) for r in rows)]
+    reading.check_columns(len(first) + len(data_keys) + len(last))
     table = frame(rows, range(1, len(rows) + 1), columns=[*first, *data_keys, *last])
     return [
         RawTable(
@@ -75,6 +77,7 @@ def read_kmz(data: bytes, reading: Reading) -> list[RawTable]:
         if not names:
             raise reading.error("the KMZ file holds no .kml document", fix)
         main = "doc.kml" if "doc.kml" in names else names[0]
+        reading.check_size(archive.getinfo(main).file_size, what=f"the KML {main!r} inside")
         document = read_member(archive, main, reading, fix=fix)
     return read_kml(document, reading)
 

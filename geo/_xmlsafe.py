@@ -2,7 +2,9 @@
 
 Document type declarations are refused outright: KML and GPX never need one, and they carry
 every entity trick (billion laughs, external entities that read local files or the network).
-Elements are streamed, so a reader can drop what it has read and keep memory flat.
+Elements are streamed and freed once read, so memory stays flat however many elements a file
+has; elements nested deeper than any KML or GPX nests them, or a single record of more
+elements than any placemark has, are refused (they cost time and memory, not data).
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ __all__ = ["Event", "local_name", "walk"]
 Event = tuple[Literal["start", "end"], str, Element, list[str], Element | None]
 
 _CHECK_EVERY = 16_384
+#: KML folders nest a few levels, GPX points three: deeper is a hostile file, and the depth
+#: bounds the cost of each element (its ancestors are handed to the reader).
+_MAX_DEPTH = 64
+#: A placemark or point has a few dozen elements; a record kept whole beyond this is hostile.
+_MAX_RECORD_ELEMENTS = 100_000
 
 
 def local_name(tag: str) -> str:
@@ -36,28 +43,56 @@ def local_name(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-def walk(data: bytes, reading: Reading, *, kind: str, fix: str) -> Iterator[Event]:
+def walk(
+    data: bytes, reading: Reading, *, kind: str, fix: str, records: frozenset[str] = frozenset()
+) -> Iterator[Event]:
     """Stream the elements of an XML document, checking the reading's time budget.
 
-    On ``end`` the element is complete; the caller may clear it (or its parent's children) to
-    free memory. ``kind`` and ``fix`` word the error when the XML is refused or broken.
+    On ``end`` the element is complete. An element with a tag in ``records`` (a placemark, a
+    waypoint) keeps its whole subtree until its own ``end``, where the caller reads it; every
+    other finished element, and each record once read, is then dropped from its parent.
+    ``kind`` and ``fix`` word the error when the XML is refused or broken.
     """
     tags: list[str] = []
     elements: list[Element] = []
+    record_depth = 0  # depth of the open record element, 0 outside records
+    record_elements = 0
     events = iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
     try:
         for count, (event, element) in enumerate(events):
             if count % _CHECK_EVERY == 0:
                 reading.check_time()
             if event == "start":
+                if len(tags) >= _MAX_DEPTH:
+                    raise reading.error(
+                        f"its elements nest more than {_MAX_DEPTH} deep, which no {kind} file "
+                        "does (a hostile file?)",
+                        fix,
+                    )
                 parent = elements[-1] if elements else None
                 tags.append(local_name(element.tag))
                 elements.append(element)
+                if record_depth:
+                    record_elements += 1
+                    if record_elements > _MAX_RECORD_ELEMENTS:
+                        raise reading.error(
+                            f"one <{tags[record_depth - 1]}> holds more than "
+                            f"{_MAX_RECORD_ELEMENTS:,} elements (a hostile file?)",
+                            fix,
+                        )
+                elif tags[-1] in records:
+                    record_depth, record_elements = len(tags), 0
                 yield "start", tags[-1], element, tags[:-1], parent
             else:
                 tag = tags.pop()
                 elements.pop()
-                yield "end", tag, element, tags, elements[-1] if elements else None
+                parent = elements[-1] if elements else None
+                yield "end", tag, element, tags, parent
+                if record_depth and len(tags) >= record_depth:
+                    continue  # inside a record: its reader reads it whole at its end
+                record_depth = 0
+                if parent is not None:
+                    del parent[:]  # keep memory flat: this element and its siblings are read
     except DefusedXmlException as exc:
         raise reading.error(
             f"the {kind} declares a DTD or entities ({type(exc).__name__}), which {kind} files "

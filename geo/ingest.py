@@ -49,7 +49,7 @@ from geo.config import SNAP_TOLERANCE_M, STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import InputError, MappingError, StoreError
 from geo.model import KEYS, TIME_COLUMNS, conform
 from geo.problems import RowProblem, problems_frame
-from geo.readers import RawTable, ReadLimits, read_upload
+from geo.readers import RawTable, ReadLimits, read_upload, upload_name
 from geo.store import Query, Store
 
 __all__ = [
@@ -215,6 +215,7 @@ def prepare_upload(
         missing, to be settled with ``options.overrides``.
     """
     opts = options or UploadOptions()
+    name = upload_name(name)  # a name is only ever text: no path parts, no control characters
     sha = hashlib.sha256(data).hexdigest()
     tables = read_upload(data, name=name, limits=opts.limits)
     previous = _previous_upload(store, sha)

@@ -11,7 +11,8 @@ image pixels and time. XML with a DTD is refused (entity bombs, external entitie
 content is checked before it is inflated, and a photo's size is read from its header before
 anything is decoded. A file that cannot be read gives one :class:`~geo.errors.InputError`
 naming the file, what is wrong and what to do; rows that are only partly readable are kept
-and reported in :attr:`RawTable.problems`.
+and reported in :attr:`RawTable.problems`. The file's name is the uploader's word, never a
+path: :func:`upload_name` makes it safe to store and show.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import unicodedata
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePath
@@ -37,9 +39,11 @@ __all__ = [
     "Format",
     "RawTable",
     "ReadLimits",
+    "file_bytes",
     "read_path",
     "read_upload",
     "sniff_format",
+    "upload_name",
 ]
 
 logger = logging.getLogger(__name__)
@@ -86,6 +90,11 @@ _TEXT_CONTROLS = frozenset(b"\t\n\x0c\r\x1a")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _DOCTYPE = re.compile(r"<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", re.DOTALL | re.IGNORECASE)
 _TAG = re.compile(r"<([A-Za-z_][\w.:-]*)")
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+#: Control, format (bidirectional overrides that disguise an extension), line and paragraph
+#: separator, surrogate and private-use characters: nothing a file name needs.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+_MAX_NAME_CHARS = 200
 
 
 def read_upload(data: bytes, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) -> list[RawTable]:
@@ -96,7 +105,8 @@ def read_upload(data: bytes, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) 
     data
         The file's bytes.
     name
-        The file's name, used in messages (and as the tables' names).
+        The file's name, used in messages (and as the tables' names) as
+        :func:`upload_name` makes it; never opened.
     limits
         Bounds on size, rows, zip content, image size and time.
 
@@ -119,14 +129,9 @@ def read_upload(data: bytes, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) 
     >>> table.frame.loc[2].tolist()
     ['21,0285', '105,8542', '15/03/2025']
     """
-    reading = Reading(name, limits)
-    if len(data) > limits.max_bytes:
-        raise reading.error(
-            f"it is {len(data) / 2**20:,.1f} MiB, more than the "
-            f"{limits.max_bytes / 2**20:,.0f} MiB allowed",
-            "Split it into smaller files",
-        )
-    kind = sniff_format(data, name=name)
+    reading = Reading(upload_name(name), limits)
+    reading.check_size(len(data))
+    kind = sniff_format(data, name=reading.name)
     tables = _READERS[kind](data, reading)
     reading.check_time()
     for table in tables:
@@ -139,19 +144,45 @@ def read_upload(data: bytes, *, name: str, limits: ReadLimits = DEFAULT_LIMITS) 
 
 def read_path(path: Path, *, limits: ReadLimits = DEFAULT_LIMITS) -> list[RawTable]:
     """:func:`read_upload` on a file on disk, whose size is checked before it is read."""
-    reading = Reading(path.name, limits)
+    return read_upload(file_bytes(path, limits=limits), name=path.name, limits=limits)
+
+
+def file_bytes(path: Path, *, limits: ReadLimits = DEFAULT_LIMITS) -> bytes:
+    """The bytes of a file on disk to upload; a file over ``limits.max_bytes`` is never read.
+
+    Raises :class:`~geo.errors.InputError` when the file is too big or cannot be read.
+    """
+    reading = Reading(upload_name(path.name), limits)
     try:
-        size = path.stat().st_size
-        if size > limits.max_bytes:
-            raise reading.error(
-                f"it is {size / 2**20:,.1f} MiB, more than the "
-                f"{limits.max_bytes / 2**20:,.0f} MiB allowed",
-                "Split it into smaller files",
-            )
-        data = path.read_bytes()
+        reading.check_size(path.stat().st_size)
+        return path.read_bytes()
     except OSError as exc:
         raise reading.error(f"it cannot be read ({exc.strerror or exc})", "Check the path") from exc
-    return read_upload(data, name=path.name, limits=limits)
+
+
+def upload_name(name: str) -> str:
+    """An uploaded file's name made safe to store, log and show; never used as a path.
+
+    A browser sends only the name, but a client can send anything: only the last part after
+    ``/`` or ``\\`` is kept, characters that break lines or disguise text (NUL, newlines,
+    right-to-left overrides) become ``_``, and a name past 200 characters is cut in the
+    middle, keeping its extension.
+
+    Examples
+    --------
+    >>> upload_name("../../etc/passwd.csv"), upload_name("C:\\\\Windows\\\\x.csv")
+    ('passwd.csv', 'x.csv')
+    >>> upload_name("a\\x00b\\nc.csv"), upload_name("hồ sơ.xlsx"), upload_name("..")
+    ('a_b_c.csv', 'hồ sơ.xlsx', 'upload')
+    """
+    last = _PATH_SEPARATORS.split(unicodedata.normalize("NFC", name))[-1]
+    safe = "".join("_" if unicodedata.category(c) in _UNSAFE_CATEGORIES else c for c in last)
+    safe = safe.strip()
+    if not safe.strip("."):
+        return "upload"
+    if len(safe) > _MAX_NAME_CHARS:
+        safe = f"{safe[:150]}…{safe[-(_MAX_NAME_CHARS - 151) :]}"
+    return safe
 
 
 def sniff_format(data: bytes, *, name: str) -> Format:
@@ -167,7 +198,7 @@ def sniff_format(data: bytes, *, name: str) -> Format:
     'csv'
     """
     reading = Reading(name, DEFAULT_LIMITS)
-    if not data.strip():
+    if not data or data.isspace():  # not strip(): that would copy a huge file
         raise reading.error("the file is empty", "Check that the right file was chosen")
     for magic, what, fix in _UNSUPPORTED:
         if data.startswith(magic):

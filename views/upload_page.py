@@ -1,6 +1,8 @@
 """Page "Tải lên": upload files of records, check them on a map, confirm; or enter one record.
 
-Every file goes through :func:`geo.ingest.prepare_upload` (nothing written) and is shown as its
+A file over the upload size limit is refused before its bytes are read, and a file's name is
+only ever text (:func:`geo.readers.upload_name`). Every other file goes through
+:func:`geo.ingest.prepare_upload` (nothing written) and is shown as its
 column mapping, its counts, a preview map of what would be accepted and the table of problems;
 "Xác nhận" commits it with :func:`geo.ingest.commit_upload`. A record typed in the page (its
 place clicked on a map) becomes a one-row CSV that takes exactly the same path, so it is
@@ -24,6 +26,7 @@ from geo.columns import ColumnMapping, normalise
 from geo.errors import MappingError, UrbanOrderError
 from geo.i18n import Lang, t, translations
 from geo.ingest import PreparedUpload, UploadOptions, commit_upload, prepare_upload
+from geo.readers import DEFAULT_LIMITS, upload_name
 from geo.store import Store
 from layers.assets import localize
 from layers.boundaries import group_choropleth, ward_outline, zones_layer
@@ -51,6 +54,9 @@ _COUNTS = ("rows", "accepted", "duplicates", "quarantined", "snapped", "outside"
 _CACHE = "upload-prepared"
 _DONE = "upload-done"
 _OVERRIDES = "upload-overrides"
+#: The largest file the page reads; Streamlit's own cap (``server.maxUploadSize`` in
+#: ``.streamlit/config.toml``) is the same, so that a bigger file never reaches the server.
+MAX_UPLOAD_BYTES = DEFAULT_LIMITS.max_bytes
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,7 @@ def _files(filters: Filters, store: Store) -> None:
         accept_multiple_files=True,
         key="upload-files",
         help=t("page.upload.files_help", lg),
+        max_upload_size=max(MAX_UPLOAD_BYTES // 2**20, 1),
     )
     c1, c2, c3 = st.columns(3)
     kind = translated(
@@ -114,10 +121,21 @@ def _files(filters: Filters, store: Store) -> None:
         t("page.upload.team", lg), key="upload-team", help=t("page.upload.team_help", lg)
     ).strip()
     user = signed_in_user()
-    files = [_File(f.name, data, _sha(data)) for f in uploaded or [] if (data := f.getvalue())]
+    uploaded = uploaded or []
+    too_big = [f for f in uploaded if f.size > MAX_UPLOAD_BYTES]
+    for f in too_big:  # refused on their size, before their bytes are copied and read
+        size = format_number(f.size / 2**20, lg, fmt="{:,.1f}")
+        limit = format_number(MAX_UPLOAD_BYTES / 2**20, lg)
+        st.error(t("page.upload.too_big", lg, name=upload_name(f.name), size=size, limit=limit))
+    files = [
+        _File(upload_name(f.name), data, _sha(data))
+        for f in uploaded
+        if f.size <= MAX_UPLOAD_BYTES and (data := f.getvalue())
+    ]
     _forget_others({f.sha for f in files})
     if not files:
-        st.info(t("page.upload.nothing_yet", lg))
+        if not too_big:
+            st.info(t("page.upload.nothing_yet", lg))
         return
     for file in files:
         with st.container(border=True):
