@@ -132,12 +132,14 @@ def _parser() -> argparse.ArgumentParser:
     from geo._cli_hotspots import add_commands
     from geo._cli_patrol import add_commands as add_patrol_commands
     from geo._cli_report import add_commands as add_report_commands
+    from geo._cli_store import add_commands as add_store_commands
     from geo._cli_users import add_commands as add_user_commands
 
     add_commands(sub)
     add_patrol_commands(sub)
     add_report_commands(sub)
     add_campaign_commands(sub)
+    add_store_commands(sub)
     add_user_commands(sub)
     return p
 
@@ -167,6 +169,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _app(args: argparse.Namespace) -> int:
+    from geo.readers import DEFAULT_LIMITS
+
     env = dict(os.environ)
     if args.db is not None:
         env[DB_ENV] = args.db if is_postgis_url(args.db) else str(Path(args.db).resolve())
@@ -177,6 +181,7 @@ def _app(args: argparse.Namespace) -> int:
         "--server.enableStaticServing", "true",
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
+        "--server.maxUploadSize", str(DEFAULT_LIMITS.max_bytes // 2**20),
     ]  # fmt: skip
     print(f"urban-order: open http://{args.address}:{args.port} in a browser", file=sys.stderr)
     # Become the server (no child left behind when this process is stopped).
@@ -217,6 +222,7 @@ def _import(args: argparse.Namespace) -> int:
     from geo.columns import parse_overrides
     from geo.errors import MappingError
     from geo.ingest import UploadOptions, commit_upload, prepare_upload
+    from geo.readers import file_bytes, upload_name
     from geo.store import open_store
 
     store = open_store(args.db)
@@ -232,8 +238,9 @@ def _import(args: argparse.Namespace) -> int:
     for path in args.files:
         if not path.is_file():
             raise UrbanOrderError(f"{path}: no such file.")
+        data = file_bytes(path, limits=options.limits)  # a file over the limit is never read
         try:
-            prepared = prepare_upload(path.read_bytes(), name=path.name, store=store,
+            prepared = prepare_upload(data, name=upload_name(path.name), store=store,
                                       options=options)  # fmt: skip
         except MappingError as exc:
             print(f"error: {exc}", file=sys.stderr)
