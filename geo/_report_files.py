@@ -16,7 +16,7 @@ import pandas as pd
 
 from geo._report_text import header, month_text, ward
 from geo.crs import metric_crs
-from geo.export import _defuse, _sheet_name
+from geo.export import _sheet_name, defuse_formula
 from geo.i18n import t
 from geo.model import categories
 
@@ -63,7 +63,7 @@ def _cell(ws: Any, value: Any) -> Any:
     if isinstance(value, str):
         c.value = value
         c.data_type = "s"  # stored as text whatever it starts with ...
-        c.quotePrefix = _defuse(value) != value  # ... and shown as text (export's rule)
+        c.quotePrefix = defuse_formula(value) != value  # ... and shown as text (export's rule)
         if len(value) > _MAX_WIDTH:  # the paragraph
             c.alignment = Alignment(wrap_text=True, vertical="top")
     elif not (value is None or value is pd.NA or value is pd.NaT or

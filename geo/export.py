@@ -41,7 +41,14 @@ from geo.errors import InputError
 from geo.i18n import Lang, category_label, t, translations
 from geo.text import normalise
 
-__all__ = ["EXPORT_FORMATS", "ExportFormat", "export_records", "manual_entry_csv"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "ExportFormat",
+    "defuse_formula",
+    "export_records",
+    "manual_entry_csv",
+    "table_csv",
+]
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +133,7 @@ def export_records(
     log.info("export of %d records as %s", len(table), fmt)
     name = sheet or t("export.sheet", lang)
     if fmt == "csv":
-        return _csv(table)
+        return table_csv(table)
     if fmt == "xlsx":
         return _xlsx(table, sheet=name)
     if fmt == "gpkg":
@@ -263,19 +270,21 @@ def _objects(values: pd.Series, cast: Callable[[Any], object] | None) -> pd.Seri
 # -- writers ----------------------------------------------------------------------------------
 
 
-def _defuse(value: object) -> object:
+def defuse_formula(value: object) -> object:
     """A text that a spreadsheet would run as a formula gets a leading apostrophe."""
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
 
 
-def _csv(table: pd.DataFrame) -> bytes:
+def table_csv(table: pd.DataFrame) -> bytes:
+    """Any table as CSV for spreadsheets: UTF-8 with BOM (Excel reads Vietnamese right), CRLF,
+    formula-looking text escaped with a leading apostrophe (formula injection)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(_defuse(c) for c in table.columns)
+    writer.writerow(defuse_formula(c) for c in table.columns)
     for row in table.itertuples(index=False, name=None):
-        writer.writerow("" if v is None else _defuse(v) for v in row)
+        writer.writerow("" if v is None else defuse_formula(v) for v in row)
     return out.getvalue().encode("utf-8-sig")
 
 

@@ -17,6 +17,7 @@ from geo.access import ScopedStore
 from geo.auth import ROLES, add_user, change_user, list_users, set_password
 from geo.config import TIMEZONE_NAME
 from geo.errors import UrbanOrderError
+from geo.export import table_csv
 from geo.i18n import Lang, t
 from views.common import require, session_store
 
@@ -148,7 +149,7 @@ def _audit(store: ScopedStore, lg: Lang) -> None:
     st.dataframe(table, hide_index=True, width="stretch", height=420)
     st.download_button(
         t("page.admin.audit.download", lg),
-        shown.assign(at=shown["at"].astype(str)).to_csv(index=False).encode("utf-8-sig"),
+        table_csv(shown.assign(at=shown["at"].dt.strftime("%Y-%m-%d %H:%M:%S%z"))),
         file_name="audit_log.csv",
         mime="text/csv",
     )

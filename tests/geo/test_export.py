@@ -279,3 +279,12 @@ def test_a_record_typed_in_the_app_goes_through_the_upload(store):
     assert new["observed_at"] == pd.Timestamp("2025-07-08 09:30", tz=TZ)
     assert new["address"] == "=cmd|' /C calc'!A0"  # stored as typed; exports defuse it
     assert pd.notna(new["group_id"]) and new["assignment"] == "inside"
+
+
+def test_any_table_as_csv_escapes_formulas_and_opens_in_excel():
+    from geo.export import table_csv
+
+    data = table_csv(pd.DataFrame({"action": ['=HYPERLINK("x")', "sửa trạng thái"], "n": [1, 2]}))
+    assert data.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the Vietnamese right
+    lines = data.decode("utf-8-sig").splitlines()
+    assert lines == ["action,n", '"\'=HYPERLINK(""x"")",1', "sửa trạng thái,2"]
