@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -89,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
         help="what the rows are (default: violations; GPX tracks are patrols)",
     )
     im.add_argument("--crs", default=None, help="CRS of projected x/y columns, e.g. EPSG:5897")
+    im.add_argument("--max-mb", type=int, default=None, metavar="MIB",
+                    help="largest file to read (default 50, the app's limit); raise it for a "
+                    "city's bulk import on the server")  # fmt: skip
     im.add_argument(
         "--map",
         action="append",
@@ -234,6 +238,11 @@ def _import(args: argparse.Namespace) -> int:
         team=args.team,
         ward_id=args.ward_id,
     )
+    if args.max_mb is not None:
+        if args.max_mb < 1:
+            raise UrbanOrderError(f"--max-mb must be at least 1, not {args.max_mb}.")
+        limits = dataclasses.replace(options.limits, max_bytes=args.max_mb * 2**20)
+        options = dataclasses.replace(options, limits=limits)
     summaries = []
     for path in args.files:
         if not path.is_file():

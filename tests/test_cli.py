@@ -186,6 +186,14 @@ def test_hostile_and_unmappable_files_change_nothing(demo_copy, tmp_path, capsys
     err = capsys.readouterr().err
     assert "--map" in err and "Missing" in err
     assert {t: store.count(t) for t in before} == before
+    # a file over --max-mb is refused before it is read; the limit is the operator's to raise
+    big = tmp_path / "big.csv"
+    long_row = "08/07/2025 11:30;21,0071;105,8361;Bán hàng rong " + "9" * 100_000 + ";\n"
+    big.write_bytes(SHEET + (long_row * 20).encode())
+    assert main(["import", "--db", str(db), str(big), "--max-mb", "1"]) == 2
+    assert "more than the 1 MiB allowed" in capsys.readouterr().err
+    assert {t: store.count(t) for t in before} == before
+    assert main(["import", "--db", str(db), str(big), "--max-mb", "3", "--json"]) == 0
 
 
 GPX = """<?xml version="1.0" encoding="UTF-8"?>
