@@ -1,12 +1,13 @@
 """Benchmarks: each sub-benchmark measures ours and a baseline in the same run.
 
     python bench/run.py store  [--records N] [--json]
-    python bench/run.py assign [--points N] [--groups M] [--json]
+    python bench/run.py assign [--points N] [--groups M] [--postgis URL] [--json]  (bench/assign.py)
     python bench/run.py demo   [--json]
     python bench/run.py import [--rows N] [--json]
     python bench/run.py hotspots [--records N] [--json]   (see bench/hotspots.py)
     python bench/run.py coverage [--teams N] [--hours H]  (see bench/patrol.py)
     python bench/run.py route [--stops N] [--minutes M]   (see bench/patrol.py)
+    python bench/run.py map [--records N] [--groups M] [--store PATH] [--json]  (see bench/map.py)
 
 Each prints a table; with ``--json`` the last line is one JSON object of the figures.
 """
@@ -26,12 +27,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-from shapely.geometry import box
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geo.assign import assign_to_groups  # noqa: E402
 from geo.store import Query, create_store  # noqa: E402
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -97,34 +96,10 @@ def bench_store(args: argparse.Namespace) -> dict[str, float]:
 
 
 def bench_assign(args: argparse.Namespace) -> dict[str, float]:
-    """Our assignment (within + snapping) against a plain geopandas.sjoin(within)."""
-    side = int(np.ceil(np.sqrt(args.groups)))
-    cells = [
-        box(105.826 + i * 0.02 / side, 20.998 + j * 0.014 / side,
-            105.826 + (i + 1) * 0.02 / side, 20.998 + (j + 1) * 0.014 / side)
-        for i in range(side) for j in range(side)
-    ][: args.groups]  # fmt: skip
-    groups = gpd.GeoDataFrame(
-        {"group_id": [f"g{i:05d}" for i in range(len(cells))], "zone_id": "z", "ward_id": "w"},
-        geometry=cells,
-        crs=4326,
-    )
-    pts = _records(args.points)[["record_id", "geometry"]]
-    ours_s, ours = _timed(lambda: assign_to_groups(pts, groups))
-    base_s, base = _timed(lambda: pts.sjoin(groups, how="left", predicate="within"))
-    inside = ours[ours["assignment"] == "inside"]  # type: ignore[index]
-    agree = (
-        base.drop_duplicates("record_id").set_index("record_id")["group_id"]  # type: ignore[union-attr]
-        .reindex(inside["record_id"]).to_numpy() == inside["group_id"].to_numpy()
-    ).mean()  # fmt: skip
-    return {
-        "points": args.points,
-        "groups": len(groups),
-        "ours_s": ours_s,
-        "sjoin_s": base_s,
-        "ratio": ours_s / base_s,
-        "inside_agreement": float(agree),
-    }
+    """Records to groups on the synthetic city: ours against sjoin(within) and PostGIS."""
+    from bench.assign import run
+
+    return run(args.points, args.groups, postgis_url=args.postgis, repeat=args.repeat)
 
 
 def bench_demo(args: argparse.Namespace) -> dict[str, float]:
@@ -168,6 +143,7 @@ def bench_import(args: argparse.Namespace) -> dict[str, float]:
     """Our upload end to end against read_csv + sjoin + GDAL write, in the same run."""
     from geo.demo import build_demo
     from geo.ingest import UploadOptions, commit_upload, prepare_upload
+    from geo.readers import ReadLimits
     from geo.store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,7 +159,9 @@ def bench_import(args: argparse.Namespace) -> dict[str, float]:
             store_path = Path(tmp) / f"ours-{name}.gpkg"
             store_path.write_bytes(demo.read_bytes())
             store = open_store(store_path)
-            opts = UploadOptions(now=pd.Timestamp("2025-11-01", tz=TZ))
+            # a city-sized file: above the app's 50 MiB upload limit, as `import --max-mb` allows
+            opts = UploadOptions(now=pd.Timestamp("2025-11-01", tz=TZ),
+                                 limits=ReadLimits(max_bytes=1 << 30))  # fmt: skip
             prepared = prepare_upload(payload, name=name, store=store, options=opts)
             return commit_upload(prepared, store=store)
 
@@ -232,6 +210,14 @@ def bench_route(args: argparse.Namespace) -> dict[str, float]:
     return run_route(args.stops, args.minutes, network=args.network)
 
 
+def bench_map(args: argparse.Namespace) -> dict[str, float]:
+    """The map page's city view in headless Chromium, against one marker per record."""
+    from bench.map import run
+
+    sizes = tuple(int(n) for n in args.baseline.split(","))
+    return run(args.records, groups=args.groups, store=args.store, baseline_sizes=sizes)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
@@ -240,8 +226,11 @@ def main() -> int:
     s.add_argument("--records", type=int, default=100_000)
     s.set_defaults(func=bench_store)
     a = sub.add_parser("assign")
-    a.add_argument("--points", type=int, default=100_000)
-    a.add_argument("--groups", type=int, default=92)
+    a.add_argument("--points", type=int, default=1_000_000)
+    a.add_argument("--groups", type=int, default=10_000)
+    a.add_argument("--postgis", metavar="URL", help="PostGIS database for the ST_Within baseline")
+    a.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    a.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     a.set_defaults(func=bench_assign)
     d = sub.add_parser("demo")
     d.set_defaults(func=bench_demo)
@@ -266,6 +255,13 @@ def main() -> int:
     r.add_argument("--network", choices=networks, default="auto")
     r.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     r.set_defaults(func=bench_route)
+    m = sub.add_parser("map")
+    m.add_argument("--records", type=int, default=1_000_000)
+    m.add_argument("--groups", type=int, default=10_000)
+    m.add_argument("--store", type=Path, default=None, help="reuse (or build) the store here")
+    m.add_argument("--baseline", default="10000,100000", help="naive map sizes, comma-separated")
+    m.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    m.set_defaults(func=bench_map)
     args = p.parse_args()
     figures = args.func(args)
     print(f"{args.bench}")

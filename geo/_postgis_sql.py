@@ -20,6 +20,7 @@ import shapely
 from psycopg import sql
 from shapely.geometry import MultiLineString, MultiPolygon
 
+from geo._aggregate import ROLLUP_INDEX, measures
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import StoreError
 from geo.model import KEYS, SCHEMAS, SPATIAL_TABLES, TIME_COLUMNS, conform, empty_frame, local_time
@@ -135,6 +136,9 @@ def index_sql(schema: str, tables: Iterable[str] = SCHEMAS) -> Iterator[sql.Comp
         for col in ("group_id", "category", "campaign_id", "track_id", "upload_id"):
             if col in schema_cols and col != key:
                 yield _index(f"ix_{table}_{col}", target, [col])
+        rollup = ROLLUP_INDEX.get(table)
+        if rollup:
+            yield _index(f"ix_{table}_rollup", target, list(rollup))
         if table in SPATIAL_TABLES:
             yield sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist ({})").format(
                 sql.Identifier(f"ix_{table}_{GEOM}"), target, sql.Identifier(GEOM)
@@ -373,6 +377,43 @@ def select(schema: str, table: str, q: Query | None) -> tuple[sql.Composed, list
     query = sql.SQL("SELECT {} FROM {}{} ORDER BY fid").format(
         sql.SQL(", ").join(exprs), qualified(schema, table), clause
     )
+    return query, params
+
+
+def aggregate_select(
+    schema: str, table: str, q: Query, by: tuple[str, ...]
+) -> tuple[sql.Composed, list[Any]]:
+    """The ``SELECT … GROUP BY`` of an aggregate: ``by``, then the measures of
+    :func:`geo._aggregate.measures`."""
+    exprs: list[sql.Composable] = [sql.Identifier(c) for c in by]
+    for m in measures(table):
+        if m.kind == "count":
+            exprs.append(sql.SQL("count(*)"))
+        elif m.kind == "positive":
+            exprs.append(sql.SQL("count(*) FILTER (WHERE {} > 0)").format(sql.Identifier(m.column)))
+        else:
+            exprs.append(sql.SQL("coalesce(sum({}), 0)::bigint").format(sql.Identifier(m.column)))
+    clause, params = where(table, q)
+    grouping = (
+        sql.SQL(" GROUP BY ") + sql.SQL(", ").join(map(sql.Identifier, by)) if by else sql.SQL("")
+    )
+    query = sql.SQL("SELECT {} FROM {}{}{}").format(
+        sql.SQL(", ").join(exprs), qualified(schema, table), clause, grouping
+    )
+    return query, params
+
+
+def time_span_select(schema: str, table: str, q: Query) -> tuple[sql.Composed, list[Any]]:
+    """The earliest and latest time (epoch microseconds) of the rows matching ``q``."""
+    columns(table)
+    time_col = TIME_COLUMNS.get(table)
+    if time_col is None:
+        raise StoreError(f"table {table} has no time column.")
+    clause, params = where(table, q)
+    query = sql.SQL(
+        "SELECT (extract(epoch FROM min({col})) * 1000000)::bigint, "
+        "(extract(epoch FROM max({col})) * 1000000)::bigint FROM {table}{where}"
+    ).format(col=sql.Identifier(time_col), table=qualified(schema, table), where=clause)
     return query, params
 
 

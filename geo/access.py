@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import pandas as pd
 
+from geo import _aggregate
 from geo.auth import Capability, Principal
 from geo.errors import AccessDeniedError
 from geo.model import KEYS, SCHEMAS, empty_frame
@@ -107,6 +108,49 @@ class ScopedStore:
                 self.store.count(table, replace(q, ward_id=w)) for w in self.principal.wards or ()
             )
         return len(self.read(table, q))
+
+    def aggregate(
+        self, table: str, query: Query | None = None, *, by: Sequence[str] = ()
+    ) -> pd.DataFrame:
+        """Counts and sums per ``by`` (see :meth:`geo.store.Store.aggregate`) of the rows
+        the user may see: a query without a ward covers the user's wards, one by one."""
+        q = query or Query()
+        keys = _aggregate.check_by(table, by)
+        if table in ("audit_log", "users", *_BY_UPLOAD):
+            raise AccessDeniedError(f"{table} is not aggregated; read it instead.")
+        if self.principal.wards is None:
+            return self.store.aggregate(table, q, by=keys)
+        if "ward_id" not in SCHEMAS[table]:
+            raise AccessDeniedError(
+                f"{table} has no ward column: only users of every ward aggregate it."
+            )
+        if q.ward_id is not None:
+            self.principal.require_ward(q.ward_id)
+            return self.store.aggregate(table, q, by=keys)
+        # Wards are disjoint: the user's aggregate is the sum of one per ward.
+        parts = [
+            self.store.aggregate(table, replace(q, ward_id=w), by=keys)
+            for w in self.principal.wards
+        ]
+        return _aggregate.combine(table, keys, parts) if parts else _aggregate.empty(table, keys)
+
+    def time_span(
+        self, table: str, query: Query | None = None
+    ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """Earliest and latest time of the rows the user may see that match ``query``."""
+        q = query or Query()
+        if table in ("audit_log", "users", *_BY_UPLOAD):
+            raise AccessDeniedError(f"{table} has no time span here; read it instead.")
+        if "ward_id" not in SCHEMAS[table] or self.principal.wards is None:
+            return self.store.time_span(table, q)
+        if q.ward_id is not None:
+            self.principal.require_ward(q.ward_id)
+            return self.store.time_span(table, q)
+        spans = [self.store.time_span(table, replace(q, ward_id=w)) for w in self.principal.wards]
+        found = [s for s in spans if s is not None]
+        if not found:
+            return None
+        return min(s[0] for s in found), max(s[1] for s in found)
 
     def data_version(self) -> int:
         """The store's data version (a cache key)."""

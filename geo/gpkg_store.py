@@ -30,6 +30,7 @@ import pyogrio
 import shapely
 from shapely.geometry import MultiPolygon
 
+from geo import _aggregate
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import StoreError
 from geo.model import (
@@ -193,6 +194,40 @@ class GeoPackageStore:
         with self._connection() as con:
             (n,) = con.execute(f"SELECT count(*) FROM {_quote(table)}{where}", params).fetchone()
         return int(n)
+
+    def aggregate(
+        self, table: str, query: Query | None = None, *, by: Sequence[str] = ()
+    ) -> pd.DataFrame:
+        """Rows of ``table`` matching ``query`` counted and summed per ``by`` (see
+        :meth:`geo.store.Store.aggregate`), in one SQL ``GROUP BY``."""
+        keys = _aggregate.check_by(table, by)
+        found = _aggregate.measures(table)
+        where, params = _where(table, query or Query())
+        exprs = [_quote(c) for c in keys] + [_measure_sql(m) for m in found]
+        grouping = f" GROUP BY {', '.join(_quote(c) for c in keys)}" if keys else ""
+        with self._connection() as con:
+            source = _quote(table) + _rollup_hint(con, table)
+            rows = con.execute(
+                f"SELECT {', '.join(exprs)} FROM {source}{where}{grouping}", params
+            ).fetchall()
+        raw = pd.DataFrame.from_records(rows, columns=[*keys, *(m.name for m in found)])
+        return _aggregate.finish(table, keys, raw)
+
+    def time_span(
+        self, table: str, query: Query | None = None
+    ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """Earliest and latest time of the rows of ``table`` matching ``query`` (or None)."""
+        time_col = _time_column(table)
+        where, params = _where(table, query or Query())
+        col = _quote(time_col)
+        with self._connection() as con:
+            first, last = con.execute(
+                f"SELECT min({col}), max({col}) FROM {_quote(table)}{where}", params
+            ).fetchone()
+        if first is None:
+            return None
+        span = pd.to_datetime([first, last], format="ISO8601", utc=True).tz_convert(TIMEZONE_NAME)
+        return span[0], span[1]
 
     def data_version(self) -> int:
         """A number that grows with every committed write."""
@@ -672,6 +707,43 @@ def _index_sql() -> Iterator[str]:
         for col in ("group_id", "category", "campaign_id", "track_id", "upload_id"):
             if col in schema and col != key:
                 yield f"CREATE INDEX ix_{table}_{col} ON {_quote(table)} ({col})"
+        rollup = _aggregate.ROLLUP_INDEX.get(table)
+        if rollup:
+            cols = ", ".join(map(_quote, rollup))
+            yield f"CREATE INDEX ix_{table}_rollup ON {_quote(table)} ({cols})"
+
+
+def _time_column(table: str) -> str:
+    _columns(table)
+    time_col = TIME_COLUMNS.get(table)
+    if time_col is None:
+        raise StoreError(f"table {table} has no time column.")
+    return time_col
+
+
+def _measure_sql(m: _aggregate.Measure) -> str:
+    column = _quote(m.column) if m.column else ""
+    if m.kind == "count":
+        return "count(*)"
+    if m.kind == "positive":
+        return f"count(CASE WHEN {column} > 0 THEN 1 END)"
+    return f"coalesce(sum({column}), 0)"
+
+
+def _rollup_hint(con: sqlite3.Connection, table: str) -> str:
+    """``INDEXED BY`` the table's rollup index when the store has it.
+
+    Without statistics SQLite takes ``category IN (...)`` for a selective filter and walks the
+    category index to the table rows (0.7 s for 1M records) instead of scanning the covering
+    index (0.4 s); a store made before the index existed aggregates without it.
+    """
+    name = f"ix_{table}_rollup"
+    if table not in _aggregate.ROLLUP_INDEX:
+        return ""
+    found = con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+    ).fetchone()
+    return f" INDEXED BY {name}" if found else ""
 
 
 def _where(table: str, q: Query) -> tuple[str, list[Any]]:

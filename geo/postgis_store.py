@@ -30,6 +30,7 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from geo import _aggregate
 from geo import _postgis_sql as q
 from geo.config import TIMEZONE_NAME
 from geo.errors import StoreError
@@ -150,6 +151,31 @@ class PostGISStore:
         with self._errors(f"count {table}"), self._connection() as con:
             (n,) = q.one(con.execute(statement, params))
         return int(n)
+
+    def aggregate(
+        self, table: str, query: Query | None = None, *, by: Sequence[str] = ()
+    ) -> pd.DataFrame:
+        """Rows of ``table`` matching ``query`` counted and summed per ``by`` (see
+        :meth:`geo.store.Store.aggregate`), in one SQL ``GROUP BY``."""
+        keys = _aggregate.check_by(table, by)
+        found = _aggregate.measures(table)
+        statement, params = q.aggregate_select(self.schema, table, query or Query(), keys)
+        with self._errors(f"aggregate {table}"), self._connection() as con:
+            rows = con.execute(statement, params).fetchall()
+        raw = pd.DataFrame.from_records(rows, columns=[*keys, *(m.name for m in found)])
+        return _aggregate.finish(table, keys, raw)
+
+    def time_span(
+        self, table: str, query: Query | None = None
+    ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """Earliest and latest time of the rows of ``table`` matching ``query`` (or None)."""
+        statement, params = q.time_span_select(self.schema, table, query or Query())
+        with self._errors(f"read {table}"), self._connection() as con:
+            first, last = q.one(con.execute(statement, params))
+        if first is None:
+            return None
+        span = pd.to_datetime([first, last], unit="us", utc=True).tz_convert(TIMEZONE_NAME)
+        return span[0], span[1]
 
     def data_version(self) -> int:
         """A number that grows with every committed write."""

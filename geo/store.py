@@ -93,6 +93,26 @@ class Store(Protocol):
         """Number of rows of ``table`` matching ``query``."""
         ...
 
+    def aggregate(
+        self, table: str, query: Query | None = None, *, by: Sequence[str] = ()
+    ) -> pd.DataFrame:
+        """Rows of ``table`` matching ``query``, counted and summed per value of ``by``.
+
+        One row per combination of the ``by`` columns found (one row of totals when ``by``
+        is empty), sorted by them, missing values last: the ``by`` columns, ``count``, and
+        where the table has the columns ``fined`` (rows with ``fine_vnd`` > 0), ``fine_vnd``
+        and ``items_removed`` (sums, 0 when none). Computed in the store, without reading
+        the rows out.
+        """
+        ...
+
+    def time_span(
+        self, table: str, query: Query | None = None
+    ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """The earliest and latest time (the table's time column, Asia/Ho_Chi_Minh) of the rows
+        matching ``query``, or None when none match; from the store's index, no row read."""
+        ...
+
     def data_version(self) -> int:
         """A number that grows with every committed write (a cache key for readers)."""
         ...

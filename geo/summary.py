@@ -11,7 +11,7 @@ import pandas as pd
 from geo.crs import metric_crs
 from geo.errors import InputError
 
-__all__ = ["Headline", "RateBasis", "group_rates", "headline"]
+__all__ = ["Headline", "RateBasis", "aggregate_headline", "area_rates", "group_rates", "headline"]
 
 RateBasis = Literal["per_1000", "per_km2", "count"]
 
@@ -50,13 +50,58 @@ def group_rates(
     """
     if "group_id" not in records.columns:
         raise InputError("records need a group_id column; assign them with geo.assign first.")
-    missing = {"group_id", "geometry"} - set(groups.columns)
-    if missing:
-        raise InputError(f"groups lacks the column(s) {', '.join(sorted(missing))}.")
     counts = records["group_id"].dropna().value_counts()
-    out = groups.copy()
-    out["count"] = out["group_id"].map(counts).fillna(0).astype("int64")
-    out["area_km2"] = out.geometry.to_crs(metric_crs(out)).area.to_numpy() / 1e6
+    return area_rates(counts, groups, key="group_id", months=months)
+
+
+def area_rates(
+    counts: pd.Series,
+    areas: gpd.GeoDataFrame,
+    *,
+    key: str = "group_id",
+    months: float | None = None,
+) -> gpd.GeoDataFrame:
+    """Turn counts per area (groups, wards) into the rates of :func:`group_rates`.
+
+    Parameters
+    ----------
+    counts
+        Records per area, indexed by the area's ``key`` (e.g. the ``count`` column of
+        ``store.aggregate(..., by=("ward_id",))`` indexed by ``ward_id``); areas missing
+        from it have none.
+    areas
+        Polygons with ``key``, ``geometry`` and optionally ``population``; an ``area_km2``
+        column, when there is one, is used as it is (callers that rate the same areas again
+        and again keep the projection of their polygons out of every call).
+    key
+        The id column of ``areas``.
+    months
+        Length of the period in months; when given, rates are also per month.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``areas`` with ``count``, ``area_km2``, ``per_1000``, ``per_km2`` and, with
+        ``months``, ``per_1000_month`` and ``per_km2_month``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, pandas as pd
+    >>> from shapely.geometry import box
+    >>> w = gpd.GeoDataFrame({"ward_id": ["W1"], "population": [20_000]},
+    ...     geometry=[box(105.83, 21.0, 105.84, 21.01)], crs=4326)
+    >>> area_rates(pd.Series({"W1": 50}), w, key="ward_id")["per_1000"].tolist()
+    [2.5]
+    """
+    missing = {key, "geometry"} - set(areas.columns)
+    if missing:
+        raise InputError(f"areas lack the column(s) {', '.join(sorted(missing))}.")
+    if months is not None and months <= 0:
+        raise InputError(f"months must be positive, got {months}.")
+    out = areas.copy()
+    out["count"] = out[key].map(counts).fillna(0).astype("int64")
+    if "area_km2" not in out.columns:
+        out["area_km2"] = out.geometry.to_crs(metric_crs(out)).area.to_numpy() / 1e6
     population = (
         pd.to_numeric(out["population"], errors="coerce").astype("Float64")
         if "population" in out.columns
@@ -66,8 +111,6 @@ def group_rates(
     out["per_1000"] = (out["count"] / population * 1000).astype("Float64")
     out["per_km2"] = out["count"] / out["area_km2"]
     if months is not None:
-        if months <= 0:
-            raise InputError(f"months must be positive, got {months}.")
         out["per_1000_month"] = out["per_1000"] / months
         out["per_km2_month"] = out["per_km2"] / months
     return out
@@ -99,19 +142,56 @@ def headline(
     """
     fines = _numeric(records, "fine_vnd")
     removed = _numeric(records, "items_removed")
-    key = basis if basis in rates.columns else "count"
-    ranked = rates[rates["count"] > 0].sort_values(
-        [key, "count", "group_id"], ascending=[False, False, True]
-    )
-    columns = [c for c in ("group_id", "name", "count", "per_1000", "per_km2") if c in rates]
     return Headline(
         records=len(records),
         fined=int(fines.gt(0).sum()),
         fines_vnd=int(fines.sum()),
         items_removed=int(removed.sum()),
         outside=int(records["group_id"].isna().sum()) if "group_id" in records else 0,
-        worst=pd.DataFrame(ranked[columns].head(top)).reset_index(drop=True),
+        worst=_worst(rates, top=top, basis=basis),
     )
+
+
+def aggregate_headline(
+    aggregates: pd.DataFrame,
+    rates: pd.DataFrame,
+    *,
+    top: int = 5,
+    basis: RateBasis = "per_1000",
+) -> Headline:
+    """The :func:`headline` of records known only by their aggregates.
+
+    ``aggregates`` are rows of ``Store.aggregate`` (columns ``count``, ``fined``,
+    ``fine_vnd``, ``items_removed``, and ``group_id`` when grouped by it), summed here;
+    ``rates`` come from :func:`area_rates` of the same counts per group. For the same records
+    the result equals :func:`headline`'s.
+    """
+    missing = {"count", "fined", "fine_vnd", "items_removed"} - set(aggregates.columns)
+    if missing:
+        raise InputError(
+            f"aggregates lack the column(s) {', '.join(sorted(missing))}; pass rows of "
+            "store.aggregate('violations', ...)."
+        )
+    outside = 0
+    if "group_id" in aggregates.columns:
+        outside = int(aggregates.loc[aggregates["group_id"].isna(), "count"].sum())
+    return Headline(
+        records=int(aggregates["count"].sum()),
+        fined=int(aggregates["fined"].sum()),
+        fines_vnd=int(aggregates["fine_vnd"].sum()),
+        items_removed=int(aggregates["items_removed"].sum()),
+        outside=outside,
+        worst=_worst(rates, top=top, basis=basis),
+    )
+
+
+def _worst(rates: pd.DataFrame, *, top: int, basis: RateBasis) -> pd.DataFrame:
+    key = basis if basis in rates.columns else "count"
+    ranked = rates[rates["count"] > 0].sort_values(
+        [key, "count", "group_id"], ascending=[False, False, True]
+    )
+    columns = [c for c in ("group_id", "name", "count", "per_1000", "per_km2") if c in rates]
+    return pd.DataFrame(ranked[columns].head(top)).reset_index(drop=True)
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:

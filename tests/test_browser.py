@@ -103,6 +103,51 @@ def test_map_page_paints_every_group_offline(browser, app_url):
     page.close()
 
 
+def test_the_city_view_opens_from_its_address_and_paints_every_group(browser, demo_copy, tmp_path):
+    """A second ward in the demo store; ``?view=city`` survives the sign-in and shows both."""
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import Point, box
+
+    from geo.store import open_store
+
+    shape = box(105.86, 21.0, 105.87, 21.01)
+    open_store(demo_copy).write(
+        {
+            "wards": gpd.GeoDataFrame({"ward_id": ["B"], "name": ["Phường B"]},
+                                      geometry=[shape], crs=4326),
+            "groups": gpd.GeoDataFrame({"group_id": ["B-1"], "ward_id": ["B"], "name": ["Tổ B1"]},
+                                       geometry=[shape], crs=4326),
+            "violations": gpd.GeoDataFrame(
+                {"record_id": [f"B-{i}" for i in range(7)], "ward_id": "B", "group_id": "B-1",
+                 "category": "littering", "status": "recorded",
+                 "observed_at": pd.Timestamp("2025-07-10 10:00", tz="Asia/Ho_Chi_Minh")},
+                geometry=[Point(105.865, 21.005)] * 7, crs=4326,
+            ),
+        },
+        user="setup",
+        action="second ward",
+    )  # fmt: skip
+    server = AppServer(demo_copy, log=tmp_path / "app.log")
+    page, foreign = _loopback_only_page(browser, height=1100)
+    try:
+        server.wait()
+        _open(page, f"{server.url}/?view=city")
+        assert page.get_by_role("radio", name="Toàn bộ 2 phường, xã của tôi").is_checked()
+        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+        frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "map-city.png"), full_page=True)
+        # 93 groups (92 demo groups and B's) are few enough to be drawn one by one
+        assert frame.locator("path.leaflet-interactive").count() >= 93
+        assert "view=city" in page.url
+        assert not foreign, f"the page tried to reach the internet: {foreign[:5]}"
+    finally:
+        page.close()
+        server.stop()
+
+
 def test_hotspot_page_draws_hot_streets_and_gi_cells_offline(browser, app_url):
     page, foreign = _loopback_only_page(browser, height=1100)
     _open(page, f"{app_url}/hotspots")

@@ -1,14 +1,20 @@
-"""Page "Bản đồ": the ward, its zones and groups coloured by rate, and the records."""
+"""Page "Bản đồ": the ward, its zones and groups coloured by rate, and the records.
+
+Users of several wards may switch to the city view (:mod:`views.map_city`, also opened by
+``?view=city``), drawn from store aggregates instead of records.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import folium
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from geo.access import ScopedStore
 from geo.i18n import Lang, t
 from geo.summary import Headline, RateBasis, group_rates, headline
 from layers.assets import localize
@@ -16,6 +22,7 @@ from layers.boundaries import group_choropleth, ward_outline, zones_layer
 from layers.campaign import cleanups_layer
 from layers.records import category_legend, records_cluster
 from layers.style import format_number, format_vnd, format_vnd_short
+from views import map_city
 from views.common import (
     Filters,
     load_boundaries,
@@ -25,34 +32,33 @@ from views.common import (
     ward_base_map,
 )
 
+Scope = Literal["ward", "city"]
+
 _BASES: tuple[RateBasis, ...] = ("per_1000", "per_km2", "count")
-_FORMATS = {"per_1000": "{:.1f}", "per_km2": "{:,.0f}", "count": "{:,.0f}"}
+_SCOPES: tuple[Scope, ...] = ("ward", "city")
+_FORMATS = map_city.RATE_FORMATS
 
 
 def render(filters: Filters) -> None:
-    """Draw the page for the sidebar's ``filters``."""
+    """Draw the page for the sidebar's ``filters``: the sidebar's ward, or (for users of
+    several wards, and opened directly by ``?view=city``) all of their wards."""
     lg = filters.lang
     store = session_store()
+    st.title(t("page.map.title", lg))
+    if _scope(store, lg) == "city":
+        map_city.render(filters, _basis, _kpis)
+        return
     version = store.data_version()
     b = load_boundaries(store.location, version, filters.ward_id)
     ward, zones, groups, streets = b["wards"], b["zones"], b["groups"], b["streets"]
     records = load_records(store.location, version, "violations", filters.query())
 
-    st.title(t("page.map.title", lg))
     if ward["synthetic"].fillna(False).any():
         st.info(t("page.map.synthetic_ward_note", lg))
     elif records["synthetic"].fillna(False).any():
         st.info(t("page.map.synthetic_note", lg))
 
-    basis = translated(
-        st.radio,
-        t("page.map.basis", lg),
-        _BASES,
-        name="basis",
-        lang=lg,
-        format_func=lambda b: t(f"page.map.basis.{b}", lg),
-        horizontal=True,
-    )
+    basis = _basis(lg)
     rates = group_rates(records, groups, months=filters.months)
     rates["zone_name"] = rates["zone_id"].map(zones.set_index("zone_id")["name"])
     head = headline(records, rates, basis=basis)
@@ -71,6 +77,43 @@ def render(filters: Filters) -> None:
     )
     st.caption(t("page.map.caption", lg, groups=len(groups), zones=len(zones)))
     _worst_table(head.worst, rates, lg)
+
+
+def _scope(store: ScopedStore, lg: Lang) -> Scope:
+    """The choice between the sidebar's ward and all the user's wards (kept in the URL as
+    ``?view=city``, so that the city view can be bookmarked); none for users of one ward."""
+    wards = store.ward_ids()
+    if len(wards) < 2:
+        return "ward"
+    st.session_state.setdefault(
+        "scope-kept", "city" if st.query_params.get("view") == "city" else "ward"
+    )
+    scope: Scope = translated(
+        st.radio,
+        t("page.map.scope", lg),
+        _SCOPES,
+        name="scope",
+        lang=lg,
+        format_func=lambda s: t(f"page.map.scope.{s}", lg, n=len(wards)),
+        horizontal=True,
+    )
+    if scope == "city":
+        st.query_params["view"] = "city"
+    elif "view" in st.query_params:
+        del st.query_params["view"]
+    return scope
+
+
+def _basis(lg: Lang) -> RateBasis:
+    return translated(
+        st.radio,
+        t("page.map.basis", lg),
+        _BASES,
+        name="basis",
+        lang=lg,
+        format_func=lambda b: t(f"page.map.basis.{b}", lg),
+        horizontal=True,
+    )
 
 
 def _kpis(head: Headline, lg: Lang) -> None:

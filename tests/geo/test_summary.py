@@ -8,7 +8,7 @@ import pytest
 from shapely.geometry import box
 
 from geo.errors import InputError
-from geo.summary import group_rates, headline
+from geo.summary import aggregate_headline, group_rates, headline
 
 GROUPS = gpd.GeoDataFrame(
     {"group_id": ["A", "B", "C"], "name": ["Tổ 1", "Tổ 2", "Tổ 3"], "population": [1000, 500, 0]},
@@ -48,3 +48,40 @@ def test_headline_sums_fines_and_ranks_only_groups_with_records():
 def test_records_without_groups_are_refused_with_the_fix():
     with pytest.raises(InputError, match=r"geo\.assign"):
         group_rates(pd.DataFrame({"x": [1]}), GROUPS)
+
+
+def test_rates_and_headline_from_aggregates_equal_those_from_the_records():
+    from geo.summary import area_rates
+
+    records = RECORDS.assign(fine_vnd=RECORDS["fine_vnd"].fillna(0))
+    aggregates = pd.DataFrame(
+        {
+            "group_id": pd.array(["A", "B", None], dtype="string"),
+            "count": [2, 1, 1],
+            "fined": [1, 1, 0],
+            "fine_vnd": [500_000, 300_000, 0],
+            "items_removed": [3, 0, 2],
+        }
+    )
+    counts = aggregates.dropna(subset="group_id").set_index("group_id")["count"]
+    from_counts = area_rates(counts, GROUPS, months=2)
+    pd.testing.assert_frame_equal(from_counts, group_rates(records, GROUPS, months=2))
+    for basis in ("per_1000", "per_km2", "count"):
+        ours = aggregate_headline(aggregates, from_counts, basis=basis)
+        theirs = headline(records, from_counts, basis=basis)
+        pd.testing.assert_frame_equal(ours.worst, theirs.worst)
+        assert (ours.records, ours.fined, ours.fines_vnd, ours.items_removed, ours.outside) == (
+            theirs.records, theirs.fined, theirs.fines_vnd, theirs.items_removed, theirs.outside
+        )  # fmt: skip
+
+
+def test_area_rates_use_a_given_area_and_name_a_missing_key():
+    from geo.summary import area_rates
+
+    given = GROUPS.assign(area_km2=[1.0, 2.0, 4.0])
+    rates = area_rates(pd.Series({"A": 4, "C": 8}), given)
+    assert rates["per_km2"].tolist() == [4.0, 0.0, 2.0] and rates["count"].tolist() == [4, 0, 8]
+    with pytest.raises(InputError, match="ward_id"):
+        area_rates(pd.Series({"A": 1}), GROUPS, key="ward_id")
+    with pytest.raises(InputError, match="count, fine_vnd"):
+        aggregate_headline(pd.DataFrame({"fined": [1], "items_removed": [0]}), rates)

@@ -1,0 +1,447 @@
+"""Map benchmark: the map page's city view of N records in headless Chromium, against the naive
+one-marker-per-record folium map.
+
+    python bench/run.py map [--records N] [--groups M] [--store PATH] [--json]
+
+The city is :func:`bench.city.make_city` (126 wards, ``--groups`` groups, N records over
+2025), assigned with :func:`geo.assign.assign_to_groups` and written to a GeoPackage store
+with an all-wards administrator; the store is kept under ``var/bench/`` (or at ``--store``)
+and reused by later runs with the same arguments. The app (``urban-order app``) serves it;
+Debian's Chromium (through Playwright, never ``playwright install``) signs in and opens
+``/?view=city``.
+
+Three visits, each in a new browser context (nothing cached in the browser), each timed by the
+browser from its navigation start to the first map shape (a ward or group polygon
+``path.leaflet-interactive``, or the heat map's canvas) painted inside the st_folium iframe.
+Sign-in is part of every visit: a new browser session is signed out, so the page loads, the
+form is filled in and sent at once, the server checks the password (Argon2) and runs the map
+page. ``signin_*_s`` is the part up to sending the form, ``map_*_s`` the rest (sent → painted).
+
+- ``*_first``: the first visit after the server started: the server also imports the app's
+  modules (scipy, osmnx, ...; several seconds) and has nothing cached;
+- ``*_cold``: the first visit of a new server whose sign-in page was opened once before
+  (modules imported, no data read or cached; ``server_first_page_s``: that sign-in page):
+  the map's cold path; the store file is in the OS page cache either way;
+- ``*_warm``: a second visit to the first server: aggregates and boundaries cached.
+
+- ``switch_cold_s`` / ``switch_warm_s``: in a signed-in session of a third server (modules
+  imported, nothing cached), the ward view shown, choosing "all my wards": seconds from the
+  click to the city map painted, the first time and again after going back to the ward. No
+  page load, no sign-in: the city view's own time to first paint, on which the issue's 3 s
+  are judged (cold); the visits above show what Streamlit's page load and the sign-in add.
+
+In each visit, ``rerun_*_s`` and ``rerun_bytes_*``: a rerun that changes a filter (one category
+fewer), from the click to the new KPIs shown and the run finished, and the websocket bytes the
+browser received for it; ``first_bytes_*``: bytes received from sending the sign-in form to
+the end of the map page's first run.
+
+Baseline (``naive_*``): a folium map of one ``CircleMarker`` per record, as a first attempt
+would draw it, at 10,000 and 100,000 records of the same city: Python build time (``folium.Map``
++ markers + ``get_root().render()``), HTML size, and the time Chromium takes to load and paint
+that page from disk (its scripts served from the app's vendored copies, tiles refused).
+``naive_extrapolated_s`` scales build + paint at the largest size linearly to N, labelled as
+extrapolated: 1M markers are never drawn (~13 min of Python and ~500 MB of HTML).
+
+The machine is shared: ``load_1min`` (start) and ``load_1min_end`` say how busy it was.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import folium  # noqa: E402
+import geopandas as gpd  # noqa: E402
+
+from geo.auth import add_user  # noqa: E402
+from geo.errors import StoreError  # noqa: E402
+from geo.store import create_store, open_store  # noqa: E402
+
+T = TypeVar("T")
+
+#: The benchmark's account: an administrator of every ward.
+ACCOUNT = "thanhpho"
+PASSWORD = "bench-password-2025"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+#: What counts as the map painted: a ward polygon, or the heat layer's canvas.
+PAINTED = "path.leaflet-interactive, canvas.leaflet-heatmap-layer"
+_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
+_STORE_FORMAT = 1  # bumped when what the benchmark writes into its store changes
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _timed(fn: Callable[[], T]) -> tuple[float, T]:
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
+# --- the store --------------------------------------------------------------------------------
+
+
+def city_store(records: int, groups: int, *, path: Path | None = None, seed: int = 0) -> Path:
+    """The benchmark's store of the synthetic city (built once, then reused)."""
+    from bench.city import CACHE_DIR
+
+    key = f"map-v{_STORE_FORMAT}-r{records}-g{groups}-s{seed}"
+    path = Path(path) if path else CACHE_DIR / f"{key}.gpkg"
+    marker = path.with_suffix(".built")
+    if path.exists() and marker.exists() and marker.read_text() == key:
+        try:
+            open_store(path)
+            return path
+        except StoreError as exc:  # an older schema: build it again
+            _say(f"rebuilding {path}: {exc}")
+    _say(f"building the city store {path} ({records:,} records)…")
+    build_store(path, records, groups, seed=seed)
+    marker.write_text(key)
+    return path
+
+
+def build_store(
+    path: Path, records: int, groups: int, *, seed: int = 0, cache_dir: Path | None = None
+) -> None:
+    """Write the synthetic city, its records assigned to groups, and the benchmark account
+    (``cache_dir``: where :func:`bench.city.make_city` caches its polygons; its default)."""
+    from bench.city import CACHE_DIR, make_city
+    from geo.assign import assign_to_groups
+
+    city = make_city(groups=groups, records=records, seed=seed, cache_dir=cache_dir or CACHE_DIR)
+    assigned = assign_to_groups(city.records, city.groups)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = create_store(path, overwrite=True)
+    boundaries = {"wards": city.wards, "zones": city.zones, "groups": city.groups}
+    store.write(boundaries, user="bench", action="bench city")
+    store.write({"violations": assigned}, user="bench", action="bench records")
+    add_user(store, ACCOUNT, role="admin", wards=None, password=PASSWORD, by="bench")
+
+
+# --- the app in Chromium ------------------------------------------------------------------------
+
+
+class _Socket:
+    """Bytes the browser receives over Streamlit's websocket, since the last ``mark``."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.last = time.monotonic()
+
+    def attach(self, page: Any) -> None:
+        def on_socket(ws: Any) -> None:
+            ws.on("framereceived", self._count)
+
+        page.on("websocket", on_socket)
+
+    def _count(self, payload: str | bytes) -> None:
+        self.received += len(payload.encode() if isinstance(payload, str) else payload)
+        self.last = time.monotonic()
+
+    def quiet(self, page: Any, *, seconds: float = 1.0, timeout_s: float = 60.0) -> None:
+        """Wait until nothing has arrived for ``seconds`` (the run has sent everything)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() - self.last < seconds and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+
+    def mark(self) -> int:
+        got, self.received = self.received, 0
+        return got
+
+
+def _now_ms(page: Any) -> float:
+    """Milliseconds since the page's navigation started (the browser's own clock)."""
+    return float(page.evaluate("performance.now()"))
+
+
+def _painted(page: Any, *, timeout_s: float) -> None:
+    """Wait until the last st_folium iframe shows a ward polygon or the heat canvas."""
+    frame = page.locator(_FRAME).last.content_frame
+    frame.locator(PAINTED).first.wait_for(state="attached", timeout=timeout_s * 1000)
+
+
+def visit(browser: Any, url: str, *, timeout_s: float = 120.0) -> dict[str, float]:
+    """Open the city view in a new session, sign in, wait for the map; then change a filter.
+
+    Times are the browser's, from the navigation start of the visit.
+    """
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    socket = _Socket()
+    socket.attach(page)
+    try:
+        page.goto(f"{url}/?view=city", wait_until="commit")
+        page.get_by_label("Tài khoản").fill(ACCOUNT, timeout=timeout_s * 1000)
+        page.get_by_label("Mật khẩu").fill(PASSWORD)
+        sent = _now_ms(page)
+        socket.mark()
+        page.get_by_role("button", name="Đăng nhập").click()
+        _painted(page, timeout_s=timeout_s)
+        painted = _now_ms(page)
+        records = _wait_run(page, timeout_s=timeout_s)
+        socket.quiet(page)
+        first_bytes = socket.mark()
+        if not page.get_by_role("radio", name=re.compile("Toàn bộ")).is_checked():
+            raise RuntimeError("?view=city did not open the city view")
+        # a rerun that changes a filter: one category fewer in the sidebar
+        t0 = _now_ms(page)
+        page.locator('[data-testid="stSidebar"] button[aria-label^="Remove "]').first.click()
+        fewer = _wait_run(page, timeout_s=timeout_s, changed_from=records)
+        rerun_s = (_now_ms(page) - t0) / 1000
+        socket.quiet(page)
+        return {
+            "paint_s": painted / 1000,
+            "signin_s": sent / 1000,
+            "map_s": (painted - sent) / 1000,
+            "first_bytes": first_bytes,
+            "rerun_s": rerun_s,
+            "rerun_bytes": socket.mark(),
+            "records_shown": records,
+            "records_after_filter": fewer,
+        }
+    finally:
+        page.close()
+
+
+def switch(browser: Any, url: str, *, timeout_s: float = 120.0) -> dict[str, float]:
+    """Sign in on the ward view, then choose the city view: seconds from the click to the city
+    map painted in its new iframe, the first time (``switch_s``) and again after going back to
+    the ward (``switch_again_s``). No page load and no sign-in: the city view's own cost."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(url, wait_until="commit")
+        page.get_by_label("Tài khoản").fill(ACCOUNT, timeout=timeout_s * 1000)
+        page.get_by_label("Mật khẩu").fill(PASSWORD)
+        page.get_by_role("button", name="Đăng nhập").click()
+        _painted(page, timeout_s=timeout_s)
+        ward = _wait_run(page, timeout_s=timeout_s)
+        out = {}
+        for name in ("switch_s", "switch_again_s"):
+            before = set(page.frames)
+            t0 = _now_ms(page)
+            page.get_by_text(re.compile("^Toàn bộ")).click()
+            _city_painted(page, before, timeout_s=timeout_s)
+            out[name] = (_now_ms(page) - t0) / 1000
+            city = _wait_run(page, timeout_s=timeout_s, changed_from=ward)
+            page.get_by_text(re.compile("^Phường chọn")).click()
+            _wait_run(page, timeout_s=timeout_s, changed_from=city)
+            page.wait_for_function(
+                "() => ![...document.querySelectorAll('iframe')].some(f => f.contentDocument"
+                " && f.contentDocument.querySelector('canvas.leaflet-heatmap-layer'))",
+                timeout=timeout_s * 1000,
+            )
+            _painted(page, timeout_s=timeout_s)
+        return out
+    finally:
+        page.close()
+
+
+def _city_painted(page: Any, before: set[Any], *, timeout_s: float) -> None:
+    """Wait for the city map: its heat canvas in any frame (streamlit-folium may draw the new
+    map in the ward map's iframe), or shapes in a new iframe (a city of few groups)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            try:
+                if frame.query_selector("canvas.leaflet-heatmap-layer") is not None or (
+                    frame not in before and frame.query_selector(PAINTED) is not None
+                ):
+                    return
+            except PlaywrightError:  # the ward map's iframe, removed meanwhile
+                continue
+        page.wait_for_timeout(20)
+    raise TimeoutError(f"the city map was not painted in {timeout_s} s")
+
+
+def prime(browser: Any, url: str, *, timeout_s: float = 120.0) -> float:
+    """Open the sign-in page once (the server imports the app's modules for its first
+    session) without signing in; seconds from navigation start to the form."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(url, wait_until="commit")
+        page.get_by_label("Tài khoản").wait_for(timeout=timeout_s * 1000)
+        return _now_ms(page) / 1000
+    finally:
+        page.close()
+
+
+def _records_kpi(page: Any) -> int | None:
+    metric = page.get_by_test_id("stMetric").filter(has_text="Vi phạm").first
+    if not metric.count():
+        return None
+    text = metric.get_by_test_id("stMetricValue").inner_text()
+    return int(text.replace(".", "")) if text.replace(".", "").isdigit() else None
+
+
+def _wait_run(page: Any, *, timeout_s: float, changed_from: int | None = None) -> int:
+    """Wait until the page shows its records KPI (another value than ``changed_from``) and
+    Streamlit runs nothing more; return the KPI."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = _records_kpi(page)
+        running = page.get_by_test_id("stStatusWidget").count() > 0
+        if value is not None and value != changed_from and not running:
+            return value
+        page.wait_for_timeout(50)
+    raise TimeoutError(f"the page did not finish its run in {timeout_s} s")
+
+
+# --- the baseline ---------------------------------------------------------------------------------
+
+
+def naive_map(points: gpd.GeoDataFrame) -> str:
+    """The first attempt: one ``CircleMarker`` with a popup per record (folium defaults)."""
+    centre = points.geometry.union_all().centroid
+    fmap = folium.Map(location=[centre.y, centre.x], zoom_start=11)
+    for geom, category in zip(points.geometry, points["category"], strict=True):
+        folium.CircleMarker([geom.y, geom.x], radius=4, popup=str(category)).add_to(fmap)
+    return fmap.get_root().render()
+
+
+def naive_paint(browser: Any, html: Path, *, timeout_s: float = 600.0) -> float:
+    """Seconds from navigation start to the markers painted, for a map page on disk.
+
+    The page's CDN scripts are served from ``static/vendor`` (the app's own copies), so the
+    baseline is measured offline like the app.
+    """
+    from geo.errors import InputError
+    from layers.assets import DEFAULT_BASE, local_url
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    vendor = ROOT / "static" / "vendor"
+    base = DEFAULT_BASE.rstrip("/")
+
+    def serve(route: Any) -> None:
+        url = route.request.url
+        if url.startswith("file:"):
+            route.continue_()
+            return
+        try:
+            target = local_url(url)
+        except InputError:  # the tiles: offline, as in the app
+            route.abort()
+            return
+        route.fulfill(path=str(vendor / target.removeprefix(base + "/vendor/")))
+
+    page.route("**/*", serve)
+    try:
+        page.goto(html.as_uri(), wait_until="commit", timeout=timeout_s * 1000)
+        page.locator("path.leaflet-interactive").first.wait_for(
+            state="attached", timeout=timeout_s * 1000
+        )
+        # paint of every marker: Leaflet adds them all before the next frame
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
+        return _now_ms(page) / 1000
+    finally:
+        page.close()
+
+
+def baseline(browser: Any, points: gpd.GeoDataFrame, sizes: tuple[int, ...]) -> dict[str, float]:
+    """Build and paint time of the naive map at each of ``sizes`` records."""
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            sample = points.iloc[:n]
+            build_s, html = _timed(partial(naive_map, sample))
+            path = Path(tmp) / f"naive-{n}.html"
+            path.write_text(html, encoding="utf-8")
+            out[f"naive_{n // 1000}k_build_s"] = build_s
+            out[f"naive_{n // 1000}k_mb"] = len(html.encode()) / 2**20
+            out[f"naive_{n // 1000}k_paint_s"] = naive_paint(browser, path)
+            _say(f"naive map of {n:,} markers: built in {build_s:.1f} s")
+    return out
+
+
+# --- the whole run ------------------------------------------------------------------------------
+
+
+def run(
+    records: int,
+    *,
+    groups: int = 10_000,
+    store: Path | None = None,
+    baseline_sizes: tuple[int, ...] = (10_000, 100_000),
+) -> dict[str, float]:
+    """Every figure of the module docstring, as one flat dict."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.apprunner import AppServer
+
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
+    path = city_store(records, groups, path=store)
+    figures: dict[str, float] = {
+        "records": records,
+        "groups": groups,
+        "cpus": os.cpu_count() or 0,
+        "load_1min": os.getloadavg()[0],
+    }
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+
+        def serve(name: str, visits: Callable[[str], None]) -> None:
+            server = AppServer(path, log=Path(tmp) / f"{name}.log")
+            try:
+                server.wait()
+                visits(server.url)
+            finally:
+                server.stop()
+
+        def keep(label: str, got: dict[str, float]) -> None:
+            _say(f"{label}: map painted {got['paint_s']:.2f} s after navigation start")
+            figures["records_shown"] = got.pop("records_shown")
+            figures["records_after_filter"] = got.pop("records_after_filter")
+            for key, value in got.items():
+                name = f"{key[:-2]}_{label}_s" if key.endswith("_s") else f"{key}_{label}"
+                figures[name] = value
+
+        def first_then_warm(url: str) -> None:
+            keep("first", visit(browser, url))  # the server's first session: imports too
+            keep("warm", visit(browser, url))  # a new session: data cached on the server
+
+        def cold(url: str) -> None:
+            figures["server_first_page_s"] = prime(browser, url)
+            keep("cold", visit(browser, url))  # modules imported, nothing cached
+
+        def in_session(url: str) -> None:
+            prime(browser, url)
+            got = switch(browser, url)
+            _say(f"city view chosen in a session: painted {got['switch_s']:.2f} s after")
+            figures["switch_cold_s"], figures["switch_warm_s"] = got.values()
+
+        serve("first", first_then_warm)
+        serve("cold", cold)
+        serve("switch", in_session)
+        from bench.city import make_city
+
+        # the same city's records, generated again (reading 1M back costs ~10 s)
+        sample = make_city(groups=groups, records=max(baseline_sizes)).records
+        figures |= baseline(browser, sample, baseline_sizes)
+        browser.close()
+    big = max(baseline_sizes)
+    tag = f"naive_{big // 1000}k"
+    figures["naive_extrapolated_s"] = (
+        (figures[f"{tag}_build_s"] + figures[f"{tag}_paint_s"]) * records / big
+    )
+    figures["naive_extrapolated_mb"] = figures[f"{tag}_mb"] * records / big
+    figures["speedup_cold"] = figures["naive_extrapolated_s"] / figures["paint_cold_s"]
+    figures["load_1min_end"] = os.getloadavg()[0]
+    return figures
