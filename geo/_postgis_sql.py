@@ -21,6 +21,7 @@ from psycopg import sql
 from shapely.geometry import MultiLineString, MultiPolygon
 
 from geo._aggregate import ROLLUP_INDEX, measures
+from geo._store_rules import columns
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import StoreError
 from geo.model import KEYS, SCHEMAS, SPATIAL_TABLES, TIME_COLUMNS, conform, empty_frame, local_time
@@ -76,24 +77,6 @@ def split_url(url: str) -> tuple[str, str]:
 def qualified(schema: str, table: str) -> sql.Identifier:
     """``schema.table``, quoted."""
     return sql.Identifier(schema, table)
-
-
-def columns(table: str) -> list[str]:
-    """The non-geometry columns of ``table``, in model order."""
-    if table not in SCHEMAS:
-        raise StoreError(f"unknown table {table!r}; the tables are {', '.join(SCHEMAS)}.")
-    return [c for c in SCHEMAS[table] if c != "geometry"]
-
-
-def check_columns(table: str, values: Iterable[str]) -> None:
-    """Refuse column names ``table`` does not have, naming them and the ones it has."""
-    known = columns(table)
-    unknown = set(values) - set(known)
-    if unknown:
-        raise StoreError(
-            f"table {table} has no column(s) {', '.join(sorted(unknown))}; "
-            f"its columns are {', '.join(known)}."
-        )
 
 
 def column_type(table: str, column: str) -> sql.SQL:

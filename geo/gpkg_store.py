@@ -31,6 +31,9 @@ import shapely
 from shapely.geometry import MultiPolygon
 
 from geo import _aggregate
+from geo._store_rules import check_columns as _check_columns
+from geo._store_rules import columns as _columns
+from geo._store_rules import update_key
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import StoreError
 from geo.model import (
@@ -368,13 +371,7 @@ class GeoPackageStore:
         Geometry and keys cannot be changed this way; a key that does not exist is an error and
         nothing is changed.
         """
-        key = KEYS.get(table)
-        if key is None:
-            raise StoreError(f"table {table} has no key column; rows cannot be updated by key.")
-        for values in changes.values():
-            _check_columns(table, values)
-            if key in values:
-                raise StoreError(f"the key {key} of {table} cannot be changed.")
+        key = update_key(table, changes)
         now = pd.Timestamp.now(tz=TIMEZONE_NAME)
 
         def run(con: sqlite3.Connection) -> None:
@@ -671,27 +668,12 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _columns(table: str) -> list[str]:
-    if table not in SCHEMAS:
-        raise StoreError(f"unknown table {table!r}; the tables are {', '.join(SCHEMAS)}.")
-    return [c for c in SCHEMAS[table] if c != "geometry"]
-
-
 def _select(table: str, where: str) -> str:
     """The ``SELECT`` of a read: the model's columns, then the geometry, in insertion order."""
     names = [_quote(c) for c in _columns(table)]
     if table in SPATIAL_TABLES:
         names.append(_GEOM)
     return f"SELECT {', '.join(names)} FROM {_quote(table)}{where} ORDER BY fid"
-
-
-def _check_columns(table: str, values: Mapping[str, object]) -> None:
-    unknown = set(values) - set(_columns(table))
-    if unknown:
-        raise StoreError(
-            f"table {table} has no column(s) {', '.join(sorted(unknown))}; "
-            f"its columns are {', '.join(_columns(table))}."
-        )
 
 
 def _index_sql() -> Iterator[str]:

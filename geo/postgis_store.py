@@ -32,6 +32,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from geo import _aggregate
 from geo import _postgis_sql as q
+from geo._store_rules import check_columns, update_key
 from geo.config import TIMEZONE_NAME
 from geo.errors import StoreError
 from geo.model import KEYS, SCHEMAS, SPATIAL_TABLES, conform, local_time
@@ -252,7 +253,7 @@ class PostGISStore:
         removals = {t: list(rows) for t, rows in (delete or {}).items()}
         for table, rows in removals.items():
             for condition in rows:
-                q.check_columns(table, condition)
+                check_columns(table, condition)
         prepared = {}
         for table, frame in tables.items():
             q.columns(table)
@@ -301,13 +302,7 @@ class PostGISStore:
         Geometry and keys cannot be changed this way; a key that does not exist is an error and
         nothing is changed.
         """
-        key = KEYS.get(table)
-        if key is None:
-            raise StoreError(f"table {table} has no key column; rows cannot be updated by key.")
-        for values in changes.values():
-            q.check_columns(table, values)
-            if key in values:
-                raise StoreError(f"the key {key} of {table} cannot be changed.")
+        key = update_key(table, changes)
         now = pd.Timestamp.now(tz=TIMEZONE_NAME)
 
         def run(con: Connection) -> None:
