@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import logging
 import warnings
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import folium
 import geopandas as gpd
@@ -30,6 +31,7 @@ from layers.style import (
 )
 
 __all__ = [
+    "choropleth_group",
     "class_colors",
     "class_items",
     "classify",
@@ -198,22 +200,43 @@ def group_choropleth(
         gpd.GeoDataFrame(props, geometry=gdf.geometry),
         properties=["name", "zone", "value", "population", "cls", "fill"],
     )
+    tooltip = {
+        "name": t("map.tooltip.group", lang),
+        "zone": t("map.tooltip.zone", lang),
+        "value": legend_title,
+        "population": t("map.tooltip.population", lang),
+    }
+    return choropleth_group(
+        data, values, bins, colors, style=_group_style, tooltip=tooltip,
+        legend_title=legend_title, lang=lang, fmt=fmt, name=name,
+    )  # fmt: skip
+
+
+def choropleth_group(
+    data: dict[str, Any],
+    values: pd.Series,
+    bins: np.ndarray,
+    colors: list[str],
+    *,
+    style: Callable[[dict[str, Any]], dict[str, Any]],
+    tooltip: dict[str, str],
+    legend_title: str,
+    lang: Lang,
+    fmt: str,
+    name: str | None = None,
+) -> folium.FeatureGroup:
+    """The layer of a classed choropleth: its polygons (``data``, a GeoJSON feature collection
+    with a ``fill`` property), a tooltip of ``tooltip`` (property → label) and the legend of
+    its classes, with "no data" hatched."""
     group = folium.FeatureGroup(name=name or legend_title)
     HatchPattern().add_to(group)
     if data["features"]:
         folium.GeoJson(
             data,
-            style_function=_group_style,
+            style_function=style,
             highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
             tooltip=folium.GeoJsonTooltip(
-                fields=["name", "zone", "value", "population"],
-                aliases=[
-                    t("map.tooltip.group", lang),
-                    t("map.tooltip.zone", lang),
-                    legend_title,
-                    t("map.tooltip.population", lang),
-                ],
-                sticky=True,
+                fields=list(tooltip), aliases=list(tooltip.values()), sticky=True
             ),
             control=False,
         ).add_to(group)

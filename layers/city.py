@@ -21,8 +21,8 @@ from geo.errors import InputError
 from geo.i18n import Lang, t
 from layers._geojson import feature_collection, to_wgs84
 from layers.assets import localize
-from layers.boundaries import class_colors, class_items, classify
-from layers.style import HATCH_FILL, NO_DATA_COLOR, WARD_COLOR, HatchPattern, Legend, format_number
+from layers.boundaries import choropleth_group, class_colors, classify
+from layers.style import HATCH_FILL, WARD_COLOR, format_number
 
 __all__ = ["group_heat", "lean_map", "ward_choropleth"]
 
@@ -99,30 +99,16 @@ def ward_choropleth(
         properties=["name", "value", "records", "population", "fill"],
         digits=5,  # ~1 m: finer than the simplification
     )
-    group = folium.FeatureGroup(name=name or legend_title)
-    HatchPattern().add_to(group)
-    if data["features"]:
-        folium.GeoJson(
-            data,
-            style_function=_ward_style,
-            highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
-            tooltip=folium.GeoJsonTooltip(
-                fields=["name", "value", "records", "population"],
-                aliases=[
-                    t("map.tooltip.ward", lang),
-                    legend_title,
-                    t("page.map.kpi.records", lang),
-                    t("map.tooltip.population", lang),
-                ],
-                sticky=True,
-            ),
-            control=False,
-        ).add_to(group)
-    items = class_items(values, bins, colors, lang=lang, fmt=fmt)
-    if values.isna().any():
-        items.append((NO_DATA_COLOR, t("map.legend.no_data", lang), "hatch"))
-    Legend(legend_title, items).add_to(group)
-    return localize(group)
+    tooltip = {
+        "name": t("map.tooltip.ward", lang),
+        "value": legend_title,
+        "records": t("page.map.kpi.records", lang),
+        "population": t("map.tooltip.population", lang),
+    }
+    return choropleth_group(
+        data, values, bins, colors, style=_ward_style, tooltip=tooltip,
+        legend_title=legend_title, lang=lang, fmt=fmt, name=name,
+    )  # fmt: skip
 
 
 def group_heat(
