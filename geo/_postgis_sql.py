@@ -21,10 +21,10 @@ from psycopg import sql
 from shapely.geometry import MultiLineString, MultiPolygon
 
 from geo._aggregate import ROLLUP_INDEX, measures
-from geo._store_rules import columns
+from geo._store_rules import columns, filters
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import StoreError
-from geo.model import KEYS, SCHEMAS, SPATIAL_TABLES, TIME_COLUMNS, conform, empty_frame, local_time
+from geo.model import KEYS, SCHEMAS, SPATIAL_TABLES, TIME_COLUMNS, conform, empty_frame
 from geo.store import SCHEMA_VERSION, Query, describe
 
 if TYPE_CHECKING:
@@ -297,41 +297,22 @@ def bump(con: Connection, schema: str) -> None:
 
 def where(table: str, q: Query) -> tuple[sql.Composable, list[Any]]:
     """The ``WHERE`` clause of a query (empty when it filters nothing) and its parameters."""
-    schema = SCHEMAS[table]
+    f = filters(table, q)
     clauses: list[sql.Composable] = []
     params: list[Any] = []
-
-    def is_in(col: str, values: tuple[str, ...]) -> None:
-        if col not in schema:
-            raise StoreError(f"table {table} cannot be filtered by {col}.")
+    for col, values in f.values.items():
         clauses.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(col)))
         params.append(list(values))
-
-    if q.ward_id is not None:
-        is_in("ward_id", (q.ward_id,))
-    if q.categories is not None:
-        is_in("category", q.categories)
-    if q.zone_ids is not None:
-        is_in("zone_id", q.zone_ids)
-    if q.group_ids is not None:
-        is_in("group_id", q.group_ids)
-    if q.campaign_id is not None:
-        is_in("campaign_id", (q.campaign_id,))
-    if q.start is not None or q.end is not None:
-        time_col = TIME_COLUMNS.get(table)
-        if time_col is None:
-            raise StoreError(f"table {table} has no time column to filter a period on.")
-        if q.start is not None:
-            clauses.append(sql.SQL("{} >= %s").format(sql.Identifier(time_col)))
-            params.append(local_time(q.start).to_pydatetime())
-        if q.end is not None:
-            clauses.append(sql.SQL("{} < %s").format(sql.Identifier(time_col)))
-            params.append(local_time(q.end).to_pydatetime())
-    if table in BOUNDARY_TABLES:
-        if q.as_of is None:
+    if f.time_column is not None:
+        for bound, op in ((f.start, ">="), (f.end, "<")):
+            if bound is not None:
+                clauses.append(sql.SQL("{} " + op + " %s").format(sql.Identifier(f.time_column)))
+                params.append(bound.to_pydatetime())
+    if f.boundary:
+        if f.as_of is None:
             clauses.append(sql.SQL("valid_to IS NULL"))
         else:
-            stamp = local_time(q.as_of).to_pydatetime()
+            stamp = f.as_of.to_pydatetime()
             clauses.append(sql.SQL("valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"))
             params.extend([stamp, stamp])
     if not clauses:

@@ -7,9 +7,16 @@ Kept in one place so that GeoPackage and PostGIS refuse the same things with the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
 
 from geo.errors import StoreError
-from geo.model import KEYS, SCHEMAS
+from geo.model import KEYS, SCHEMAS, TIME_COLUMNS, local_time
+from geo.store import Query
+
+#: Versioned boundary tables (valid_from / valid_to).
+BOUNDARY_TABLES = ("wards", "zones", "groups")
 
 
 def columns(table: str) -> list[str]:
@@ -41,3 +48,52 @@ def update_key(table: str, changes: Mapping[str, Mapping[str, object]]) -> str:
         if key in values:
             raise StoreError(f"the key {key} of {table} cannot be changed.")
     return key
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a :class:`geo.store.Query` asks of one table, checked: column → allowed values, the
+    period on the table's time column, and which boundary versions (``current`` or valid at
+    ``as_of``). Each backend only spells it in its SQL."""
+
+    values: dict[str, tuple[str, ...]]
+    time_column: str | None
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    boundary: bool
+    as_of: pd.Timestamp | None
+
+
+def filters(table: str, q: Query) -> Filters:
+    """The checked filters of ``q`` on ``table`` (times as Asia/Ho_Chi_Minh timestamps).
+
+    Raises
+    ------
+    StoreError
+        When ``q`` filters on a column the table lacks, or a period on a table without time.
+    """
+    schema = SCHEMAS[table]
+    asked = {
+        "ward_id": None if q.ward_id is None else (q.ward_id,),
+        "category": q.categories,
+        "zone_id": q.zone_ids,
+        "group_id": q.group_ids,
+        "campaign_id": None if q.campaign_id is None else (q.campaign_id,),
+    }
+    values = {col: tuple(v) for col, v in asked.items() if v is not None}
+    for col in values:
+        if col not in schema:
+            raise StoreError(f"table {table} cannot be filtered by {col}.")
+    time_column = None
+    if q.start is not None or q.end is not None:
+        time_column = TIME_COLUMNS.get(table)
+        if time_column is None:
+            raise StoreError(f"table {table} has no time column to filter a period on.")
+    return Filters(
+        values=values,
+        time_column=time_column,
+        start=None if q.start is None else local_time(q.start),
+        end=None if q.end is None else local_time(q.end),
+        boundary=table in BOUNDARY_TABLES,
+        as_of=None if q.as_of is None else local_time(q.as_of),
+    )

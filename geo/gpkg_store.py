@@ -33,7 +33,7 @@ from shapely.geometry import MultiPolygon
 from geo import _aggregate
 from geo._store_rules import check_columns as _check_columns
 from geo._store_rules import columns as _columns
-from geo._store_rules import update_key
+from geo._store_rules import filters, update_key
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import StoreError
 from geo.model import (
@@ -729,41 +729,22 @@ def _rollup_hint(con: sqlite3.Connection, table: str) -> str:
 
 
 def _where(table: str, q: Query) -> tuple[str, list[Any]]:
-    schema = SCHEMAS[table]
+    f = filters(table, q)
     clauses: list[str] = []
     params: list[Any] = []
-
-    def is_in(col: str, values: tuple[str, ...]) -> None:
-        if col not in schema:
-            raise StoreError(f"table {table} cannot be filtered by {col}.")
+    for col, values in f.values.items():
         clauses.append(f"{_quote(col)} IN ({', '.join('?' * len(values))})" if values else "0")
         params.extend(values)
-
-    if q.ward_id is not None:
-        is_in("ward_id", (q.ward_id,))
-    if q.categories is not None:
-        is_in("category", q.categories)
-    if q.zone_ids is not None:
-        is_in("zone_id", q.zone_ids)
-    if q.group_ids is not None:
-        is_in("group_id", q.group_ids)
-    if q.campaign_id is not None:
-        is_in("campaign_id", (q.campaign_id,))
-    if q.start is not None or q.end is not None:
-        time_col = TIME_COLUMNS.get(table)
-        if time_col is None:
-            raise StoreError(f"table {table} has no time column to filter a period on.")
-        if q.start is not None:
-            clauses.append(f"{_quote(time_col)} >= ?")
-            params.append(_iso(pd.Series([local_time(q.start)]))[0])
-        if q.end is not None:
-            clauses.append(f"{_quote(time_col)} < ?")
-            params.append(_iso(pd.Series([local_time(q.end)]))[0])
-    if table in _BOUNDARY_TABLES:
-        if q.as_of is None:
+    if f.time_column is not None:
+        for bound, op in ((f.start, ">="), (f.end, "<")):
+            if bound is not None:
+                clauses.append(f"{_quote(f.time_column)} {op} ?")
+                params.append(_iso(pd.Series([bound]))[0])
+    if f.boundary:
+        if f.as_of is None:
             clauses.append("valid_to IS NULL")
         else:
-            stamp = _iso(pd.Series([local_time(q.as_of)]))[0]
+            stamp = _iso(pd.Series([f.as_of]))[0]
             clauses.append("valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)")
             params.extend([stamp, stamp])
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
