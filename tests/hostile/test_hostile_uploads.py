@@ -2,7 +2,7 @@
 without changing anything in the store; or read, harmless, and every row accounted for.
 
 Each refused file goes the whole upload path (``prepare_upload``, then ``commit_upload`` had
-it passed) in a child process forked from this one, which measures it:
+it passed) in a child process (forked from multiprocessing's fork server), which measures it:
 
 - time: the child's CPU seconds (``time.process_time``), which the file's work alone
   decides, must stay under :data:`CPU_SECONDS`; its wall time, which the machine's other
@@ -22,10 +22,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
 import os
-import resource
 import sys
-import time
+import tempfile
 import tomllib
 import unicodedata
 import zlib
@@ -44,7 +44,7 @@ from geo.ingest import UploadOptions, commit_upload, prepare_upload
 from geo.model import SCHEMAS
 from geo.readers import ReadLimits, read_upload, upload_name
 from geo.store import Store, open_store
-from tests.hostile import corpus
+from tests.hostile import _child, corpus
 from tests.hostile.corpus import MIB, REFUSED
 
 #: The measures read Linux's /proc and its ru_maxrss (KiB) in forked children.
@@ -52,6 +52,8 @@ linux_only = pytest.mark.skipif(sys.platform != "linux", reason="measures the Li
 
 CPU_SECONDS = 5.0
 WALL_SECONDS = 60.0
+#: A child that has not answered by then is taken for hung, killed, and the test fails.
+HANG_SECONDS = 180.0
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -70,55 +72,36 @@ class Outcome:
 
 
 def upload_in_child(data: bytes, name: str, db: Path, options: UploadOptions) -> Outcome:
-    """Upload ``data`` as ``name`` into the store at ``db`` in a forked child, measured."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
+    """Upload ``data`` as ``name`` into the store at ``db`` in a child process, measured.
+
+    The child comes from multiprocessing's fork server (see ``_child.py`` for why not a
+    plain fork). One that has not answered within :data:`HANG_SECONDS` is killed and the
+    test fails, naming the file, rather than waiting for ever.
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["tests.hostile._child"])  # once per server: the code imported
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "upload"
+        source.write_bytes(data)
+        receive, send = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_child.run, args=(str(source), name, str(db), options, send))
+        child.start()
+        send.close()
         try:
-            os.close(read_end)
+            if not receive.poll(HANG_SECONDS):
+                pytest.fail(f"uploading {name!r} did not end within {HANG_SECONDS:.0f} s")
             try:
-                result = _measured_upload(data, name, db, options)
-            except BaseException as exc:  # anything but a refusal is a bug to report
-                result = {"crash": f"{type(exc).__name__}: {exc}"[:2000]}
-            with os.fdopen(write_end, "w") as pipe:
-                pipe.write(json.dumps(result))
+                result = receive.recv()
+            except EOFError:
+                child.join(5)
+                pytest.fail(f"the child died uploading {name!r} (exit code {child.exitcode})")
         finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    assert payload, f"the child died uploading {name!r} (wait status {status})"
-    result = json.loads(payload)
+            child.join(5)
+            if child.is_alive():
+                child.kill()
+                child.join()
     assert "crash" not in result, f"{name!r}: {result['crash']}"
     return Outcome(**result)
-
-
-def _measured_upload(data: bytes, name: str, db: Path, options: UploadOptions) -> dict[str, Any]:
-    # caps: a regression that loops or inflates fails this upload, not the machine
-    resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
-    page = os.sysconf("SC_PAGE_SIZE")
-    mapped = int(Path("/proc/self/statm").read_text().split()[0]) * page
-    resource.setrlimit(resource.RLIMIT_AS, (mapped + 3 * 2**30, resource.RLIM_INFINITY))
-    store = open_store(db)
-    peak = _peak_bytes()
-    wall, cpu = time.perf_counter(), time.process_time()
-    error = kind = None
-    try:
-        commit_upload(prepare_upload(data, name=name, store=store, options=options), store=store)
-    except UrbanOrderError as exc:
-        error, kind = str(exc), type(exc).__name__
-    return {
-        "error": error,
-        "kind": kind,
-        "cpu": time.process_time() - cpu,
-        "wall": time.perf_counter() - wall,
-        "grown_mib": (_peak_bytes() - peak) / MIB,
-    }
-
-
-def _peak_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
 # -- the store -----------------------------------------------------------------------------------
