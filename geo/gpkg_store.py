@@ -31,6 +31,7 @@ import shapely
 from shapely.geometry import MultiPolygon
 
 from geo import _aggregate
+from geo._rtree_pack import rebuild_rtree
 from geo._store_rules import check_columns as _check_columns
 from geo._store_rules import columns as _columns
 from geo._store_rules import filters, update_key
@@ -63,6 +64,13 @@ _RETRY_SECONDS = 60.0
 _BULK_ROWS = 500
 #: Batches at least this large rebuild the table's secondary indexes instead of updating them.
 _REINDEX_ROWS = 50_000
+#: From this many new rows, if the R-tree holds at most ``_PACK_RATIO`` times as many, it is
+#: rebuilt packed rather than inserted into row by row (rebuilding costs ~3 µs per entry,
+#: old ones included; an insert ~27 µs).
+_PACK_ROWS = 5_000
+_PACK_RATIO = 4
+#: ``existing_keys`` reads a table's keys whole when it has at most this many per key asked.
+_SCAN_RATIO = 20
 
 T = TypeVar("T")
 
@@ -249,19 +257,29 @@ class GeoPackageStore:
         return [r[0] for r in rows]
 
     def existing_keys(self, table: str, keys: Iterable[str]) -> set[str]:
-        """Which of ``keys`` are already primary keys of ``table`` (one join on a temp table)."""
+        """Which of ``keys`` are already primary keys of ``table``.
+
+        Few keys against a big table are looked up (a join on a temporary table of them);
+        many keys, as a big upload checks, are matched against the table's keys read from its
+        unique index, which costs a fraction of a microsecond a row instead of ~10 µs a key.
+        """
         key = KEYS.get(table)
         if key is None:
             raise StoreError(f"table {table} has no key column.")
-        wanted = list(dict.fromkeys(str(k) for k in keys))
-        if not wanted:
+        wanted = pd.unique(pd.Series(list(keys) if not isinstance(keys, pd.Series) else keys,
+                                     dtype=object).astype(str))  # fmt: skip
+        if not len(wanted):
             return set()
+        column, name = _quote(key), _quote(table)
         with self._connection() as con:
+            (stored,) = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+            if stored <= _SCAN_RATIO * len(wanted):
+                held = [r[0] for r in con.execute(f"SELECT {column} FROM {name}")]
+                return set(wanted[pd.Index(wanted).isin(held)].tolist())
             con.execute("CREATE TEMP TABLE asked (k TEXT PRIMARY KEY) WITHOUT ROWID")
             con.executemany("INSERT OR IGNORE INTO temp.asked VALUES (?)", ((k,) for k in wanted))
             rows = con.execute(
-                f"SELECT t.{_quote(key)} FROM {_quote(table)} AS t "
-                f"JOIN temp.asked AS a ON a.k = t.{_quote(key)}"
+                f"SELECT t.{column} FROM {name} AS t JOIN temp.asked AS a ON a.k = t.{column}"
             ).fetchall()
         return {r[0] for r in rows}
 
@@ -519,19 +537,9 @@ class GeoPackageStore:
             raise StoreError(f"{self.path}: {table} got {after - before} ids for {n} rows.")
         if geoms is not None:
             bounds = shapely.bounds(geoms)
-            fids = np.arange(before + 1, after + 1)
             keep = ~np.isnan(bounds[:, 0])
-            con.executemany(
-                f"INSERT INTO {_quote(f'rtree_{table}_{_GEOM}')} VALUES (?, ?, ?, ?, ?)",
-                zip(
-                    fids[keep].tolist(),
-                    bounds[keep, 0].tolist(),
-                    bounds[keep, 2].tolist(),
-                    bounds[keep, 1].tolist(),
-                    bounds[keep, 3].tolist(),
-                    strict=True,
-                ),
-            )
+            fids = np.arange(before + 1, after + 1)[keep]
+            self._index_boxes(con, f"rtree_{table}_{_GEOM}", fids, bounds[keep])
         con.execute(
             "UPDATE gpkg_ogr_contents SET feature_count = feature_count + ? "
             "WHERE lower(table_name) = lower(?)",
@@ -539,6 +547,42 @@ class GeoPackageStore:
         )
         for _, trigger_sql in triggers:
             con.execute(trigger_sql)
+
+    def _index_boxes(
+        self, con: sqlite3.Connection, rtree: str, fids: np.ndarray, bounds: np.ndarray
+    ) -> None:
+        """Add new rows' boxes (``minx, miny, maxx, maxy``) to the table's R-tree.
+
+        SQLite inserts into an R-tree one entry at a time (~27 µs each); when the new rows
+        are many and not few beside those indexed already, the tree is rebuilt packed with
+        them instead (:mod:`geo._rtree_pack`), ~8x faster.
+        """
+        name = _quote(rtree)
+        (indexed,) = con.execute(f"SELECT count(*) FROM {_quote(rtree + '_rowid')}").fetchone()
+        if len(fids) >= _PACK_ROWS and indexed <= _PACK_RATIO * len(fids):
+            old = np.array(con.execute(f"SELECT * FROM {name}").fetchall(), dtype=np.float64)
+            old = old.reshape(-1, 5)  # id, minx, maxx, miny, maxy
+            rebuild_rtree(
+                con,
+                rtree,
+                np.concatenate([old[:, 0].astype(np.int64), fids]),
+                np.concatenate([old[:, 1], bounds[:, 0]]),
+                np.concatenate([old[:, 2], bounds[:, 2]]),
+                np.concatenate([old[:, 3], bounds[:, 1]]),
+                np.concatenate([old[:, 4], bounds[:, 3]]),
+            )
+            return
+        con.executemany(
+            f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?)",
+            zip(
+                fids.tolist(),
+                bounds[:, 0].tolist(),
+                bounds[:, 2].tolist(),
+                bounds[:, 1].tolist(),
+                bounds[:, 3].tolist(),
+                strict=True,
+            ),
+        )
 
     def _grow_extent(self, con: sqlite3.Connection, table: str, geoms: np.ndarray) -> None:
         bounds = shapely.bounds(geoms)
