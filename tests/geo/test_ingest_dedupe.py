@@ -1,0 +1,57 @@
+"""Likely duplicates: the pairs searched by cell and time are exactly those by time alone."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geo._ingest_dedupe import _near_pairs, _near_pairs_by_time
+
+MINUTE = 60 * 10**9
+
+
+def _pairs(a: np.ndarray, b: np.ndarray) -> set[tuple[int, int]]:
+    return set(zip(a.tolist(), b.tolist(), strict=True))
+
+
+def _rows(n: int, seed: int, *, spread_m: float, hours: float, categories: int):
+    rng = np.random.default_rng(seed)
+    x = rng.random(n) * spread_m
+    y = rng.random(n) * spread_m
+    t = (rng.random(n) * hours * 60 * MINUTE).astype(np.int64)
+    # some rows sit exactly on the thresholds: 25 m east, 30 minutes later, of another
+    k = n // 5
+    if k:
+        x[-k:], y[-k:], t[-k:] = x[:k] + 25.0, y[:k], t[:k] + 30 * MINUTE
+    cat = rng.integers(0, categories, n)
+    is_new = rng.random(n) < 0.7
+    return x, y, t, cat, is_new
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(0, 400),
+    seed=st.integers(0, 10**6),
+    spread=st.sampled_from([30.0, 200.0, 3_000.0]),
+    hours=st.sampled_from([1.0, 24.0, 24.0 * 365]),
+    metres=st.sampled_from([0.0, 10.0, 25.0, 100.0]),
+    minutes=st.sampled_from([0.0, 0.5, 30.0]),
+)
+def test_cells_and_time_find_the_same_pairs_as_time_alone(n, seed, spread, hours, metres, minutes):
+    x, y, t, cat, is_new = _rows(n, seed, spread_m=spread, hours=hours, categories=3)
+    window = int(minutes * MINUTE)
+    fast = _near_pairs(x, y, t, cat, is_new, metres=metres, nanoseconds=window)
+    plain = _near_pairs_by_time(x, y, t, cat, is_new, metres=metres, nanoseconds=window)
+    assert _pairs(*fast) == _pairs(*plain)
+
+
+def test_a_city_year_finds_its_pairs_and_only_they():
+    x, y, t, cat, is_new = _rows(200_000, 7, spread_m=20_000, hours=24 * 365, categories=6)
+    a, b = _near_pairs(x, y, t, cat, is_new, metres=25.0, nanoseconds=30 * MINUTE)
+    assert len(a) >= 200_000 // 5 * 0.7 * 0.3  # the planted pairs (new rows among them) at least
+    assert np.all(cat[a] == cat[b]) and np.all(is_new[a]) and np.all(a != b)
+    assert np.all(np.hypot(x[a] - x[b], y[a] - y[b]) <= 25.0)
+    assert np.all(np.abs(t[a] - t[b]) <= 30 * MINUTE)
+    plain = _near_pairs_by_time(x, y, t, cat, is_new, metres=25.0, nanoseconds=30 * MINUTE)
+    assert _pairs(a, b) == _pairs(*plain)
