@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from pyproj import Transformer
 
 from geo.columns import TABLES, TIME_FIELDS
 from geo.config import STORAGE_CRS
@@ -34,7 +36,7 @@ def identify(records: gpd.GeoDataFrame, kind: str, ctx: _Context) -> gpd.GeoData
         return _track_ids(records)
     key = KEYS[TABLES[kind]]
     when = records[TIME_FIELDS[kind]]
-    stamp = when.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
+    stamp = _utc_seconds(when)
     content = (
         kind
         + "|" + records.get("category", pd.Series("", index=records.index)).fillna("").astype(str)
@@ -48,13 +50,46 @@ def identify(records: gpd.GeoDataFrame, kind: str, ctx: _Context) -> gpd.GeoData
     return records
 
 
+def _utc_seconds(when: pd.Series) -> pd.Series:
+    """``when`` as "YYYY-MM-DDTHH:MM:SS" in UTC ("" where missing), as ``strftime`` writes it.
+
+    Examples
+    --------
+    >>> t = pd.Series(pd.to_datetime(["2025-07-01 07:30:15.9", None]).tz_localize("Asia/Bangkok"))
+    >>> _utc_seconds(t).tolist()
+    ['2025-07-01T00:30:15', '']
+    """
+    utc = when.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+    text = np.datetime_as_string(utc.astype("datetime64[s]"), unit="s")
+    return pd.Series(np.where(pd.isna(utc), "", text), index=when.index, dtype=object)
+
+
 def _content_ids(content: pd.Series) -> pd.Series:
-    """A UUID-shaped id from each text: 128 bits of two keyed SipHashes, the same every run."""
+    """A UUID-shaped id from each text: 128 bits of two keyed SipHashes, the same every run.
+
+    Examples
+    --------
+    >>> _content_ids(pd.Series(["violations|a"])).str.len().tolist()
+    [36]
+    """
     a = pd.util.hash_pandas_object(content, index=False, hash_key=_ID_KEYS[0]).to_numpy()
     b = pd.util.hash_pandas_object(content, index=False, hash_key=_ID_KEYS[1]).to_numpy()
-    hexes = [f"{p:016x}{q:016x}" for p, q in zip(a.tolist(), b.tolist(), strict=True)]
-    ids = [f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in hexes]
-    return pd.Series(ids, index=content.index, dtype="string")
+    n = len(a)
+    both = np.empty((n, 2), dtype=">u8")  # big-endian: the hex reads as the number
+    both[:, 0], both[:, 1] = a, b
+    raw = both.view(np.uint8).reshape(n, 16)
+    hexed = np.empty((n, 32), dtype=np.uint8)
+    hexed[:, 0::2], hexed[:, 1::2] = _HEX[raw >> 4], _HEX[raw & 15]
+    text = np.full((n, 36), ord("-"), dtype=np.uint8)  # 8-4-4-4-12 hex digits
+    for (start, stop), first in zip(_GROUPS, (0, 8, 12, 16, 20), strict=True):
+        text[:, start:stop] = hexed[:, first : first + stop - start]
+    ids = pa.FixedSizeBinaryArray.from_buffers(pa.binary(36), n, [None, pa.py_buffer(text)])
+    strings = ids.cast(pa.binary()).cast(pa.string())
+    return pd.Series(pd.array(strings, dtype="string"), index=content.index)
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_GROUPS = ((0, 8), (9, 13), (14, 18), (19, 23), (24, 36))
 
 
 def _track_ids(records: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -136,8 +171,10 @@ def _likely_duplicates(new: gpd.GeoDataFrame, ctx: _Context, opts: UploadOptions
         ignore_index=True,
     )
     rows = np.r_[np.full(len(stored), -1), new.index.to_numpy()]
-    points = gpd.GeoSeries(pool["geometry"], crs=STORAGE_CRS).to_crs(crs)
-    x, y = points.x.to_numpy(), points.y.to_numpy()
+    # coordinates, not geometries, are what is measured: projected as arrays, as to_crs does
+    lonlat = gpd.GeoSeries(pool["geometry"], crs=STORAGE_CRS)
+    to_metric = Transformer.from_crs(STORAGE_CRS, crs, always_xy=True)
+    x, y = to_metric.transform(lonlat.x.to_numpy(), lonlat.y.to_numpy())
     t = pool["observed_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
     t = t.astype("int64")
     cat = pd.factorize(pool["category"])[0].astype("int64")

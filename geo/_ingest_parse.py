@@ -187,7 +187,8 @@ def _parse_violation(
     fined = fines.fillna(0).gt(0)
     status = status.mask(status.isna() & fined, "fined").fillna("open")
     out["status"] = status
-    basis = pd.Series(cats.map(_legal_basis), index=frame.index, dtype="string")
+    codes = cats.dropna().unique()
+    basis = cats.map({c: _legal_basis(c) for c in codes}).astype("string")
     if "legal_basis" in f:
         given = frame[f["legal_basis"]].astype("string")
         basis = given.fillna(basis.where(fined))

@@ -123,22 +123,23 @@ def check_fines(
     amount = pd.Series(fines, dtype="Float64")
     outside = (amount > 0) & ((amount < lo.to_numpy()) | (amount > hi.to_numpy()))
     mask = outside.fillna(False).to_numpy(dtype=bool)
-    rows = fines.index.to_numpy()
-    amounts = amount.to_numpy(dtype="float64", na_value=np.nan)
+    where = np.flatnonzero(mask)
+    rows = fines.index.to_numpy()[where].tolist()
+    amounts = amount.to_numpy(dtype="float64", na_value=np.nan)[where].astype(np.int64).tolist()
+    codes = [str(c) for c in cats[where]]
     made: dict[tuple[int, str], str] = {}
-    out = []
-    for i in np.flatnonzero(mask):
-        key = (int(amounts[i]), str(cats[i]))
-        if key not in made:
-            rule = rules[key[1]]
-            made[key] = (
-                f"The fine {_vnd(key[0])} is outside the usual range for "
-                f"{categories()[key[1]].label_en.lower()} ({_vnd(rule.min_vnd)} to "
-                f"{_vnd(rule.max_vnd)}, {rule.legal_basis} {rule.provision}); check the "
-                f"amount (organisations pay up to twice as much). Kept, for review."
-            )
-        out.append(RowProblem(int(rows[i]), column, "fine_outside_schedule", made[key], "flag"))
-    return out
+    for key in set(zip(amounts, codes, strict=True)):
+        rule = rules[key[1]]
+        made[key] = (
+            f"The fine {_vnd(key[0])} is outside the usual range for "
+            f"{categories()[key[1]].label_en.lower()} ({_vnd(rule.min_vnd)} to "
+            f"{_vnd(rule.max_vnd)}, {rule.legal_basis} {rule.provision}); check the "
+            f"amount (organisations pay up to twice as much). Kept, for review."
+        )
+    return [
+        RowProblem(row, column, "fine_outside_schedule", made[key], "flag")
+        for row, key in zip(rows, zip(amounts, codes, strict=True), strict=True)
+    ]
 
 
 def _amounts(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:

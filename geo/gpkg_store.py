@@ -266,8 +266,9 @@ class GeoPackageStore:
         key = KEYS.get(table)
         if key is None:
             raise StoreError(f"table {table} has no key column.")
-        wanted = pd.unique(pd.Series(list(keys) if not isinstance(keys, pd.Series) else keys,
-                                     dtype=object).astype(str))  # fmt: skip
+        arrays = (pd.Series, pd.Index, pd.api.extensions.ExtensionArray, np.ndarray)
+        given = keys if isinstance(keys, arrays) else list(keys)
+        wanted = pd.Series(given, dtype="string").dropna().drop_duplicates()
         if not len(wanted):
             return set()
         column, name = _quote(key), _quote(table)
@@ -275,9 +276,10 @@ class GeoPackageStore:
             (stored,) = con.execute(f"SELECT count(*) FROM {name}").fetchone()
             if stored <= _SCAN_RATIO * len(wanted):
                 held = [r[0] for r in con.execute(f"SELECT {column} FROM {name}")]
-                return set(wanted[pd.Index(wanted).isin(held)].tolist())
+                return set(wanted[wanted.isin(held)].tolist())
             con.execute("CREATE TEMP TABLE asked (k TEXT PRIMARY KEY) WITHOUT ROWID")
-            con.executemany("INSERT OR IGNORE INTO temp.asked VALUES (?)", ((k,) for k in wanted))
+            con.executemany("INSERT OR IGNORE INTO temp.asked VALUES (?)",
+                            ((k,) for k in wanted.tolist()))  # fmt: skip
             rows = con.execute(
                 f"SELECT t.{column} FROM {name} AS t JOIN temp.asked AS a ON a.k = t.{column}"
             ).fetchall()
@@ -462,7 +464,9 @@ class GeoPackageStore:
     def _insert(self, con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        columns = _columns(table)
+        # Columns empty in every row are left to their default (NULL): binding a million
+        # NULLs each is a good part of a big upload's write.
+        columns = [c for c in _columns(table) if frame[c].notna().any()] or _columns(table)[:1]
         values = [_python_values(frame[c], SCHEMAS[table][c]) for c in columns]
         names = [_quote(c) for c in columns]
         if table in SPATIAL_TABLES:

@@ -23,16 +23,20 @@ other's (nor overlapping patrol tracks, which have no key either).
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import json
 import logging
+import threading
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geo._ingest_dedupe import deduplicate, identify
@@ -64,10 +68,49 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 #: How many times a commit overtaken by another upload is checked again before giving up.
 _COMMIT_ATTEMPTS = 5
 #: Namespace of the ids of first uploads (``uuid5`` of the file's SHA-256).
 _UPLOAD_NAMESPACE = uuid.UUID("1f0e8a52-3c1d-5b7e-9a4f-2d6c8b0e7a31")
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+
+
+def _bulk(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run ``fn`` without Python's cycle collector, which is enabled again afterwards.
+
+    An upload makes millions of short-lived objects; each collection then walks every live
+    container (the frames' object columns, the row problems), which cost a big upload ~10 %
+    of its time. Its few reference cycles are collected once it is done. Nested and
+    concurrent uploads share the pause: the last to finish enables the collector again, if
+    it was enabled when the first began.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        global _gc_holders, _gc_was_enabled
+        with _gc_lock:
+            if _gc_holders == 0:
+                _gc_was_enabled = gc.isenabled()
+                gc.disable()
+            _gc_holders += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with _gc_lock:
+                _gc_holders -= 1
+                if _gc_holders == 0 and _gc_was_enabled:
+                    gc.enable()
+
+    return run
+
+
+_gc_was_enabled = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,7 +176,8 @@ class PreparedUpload:
         wards = Counter[str]()
         for p in self.parts:
             if "ward_id" in p.records.columns:
-                wards.update(p.records["ward_id"].dropna().astype(str))
+                counts = p.records["ward_id"].dropna().astype(str).value_counts(sort=False)
+                wards.update({str(k): int(v) for k, v in counts.items()})
         return wards.most_common(1)[0][0] if wards else None
 
     @property
@@ -149,13 +193,15 @@ class PreparedUpload:
         assignment = Counter[str]()
         for p in self.parts:
             if "assignment" in p.records.columns:
-                assignment.update(p.records["assignment"].dropna())
+                counts = p.records["assignment"].value_counts(sort=False)
+                assignment.update({str(k): int(v) for k, v in counts.items()})
         reasons = Counter[str]()
         flagged_rows = 0
         for p in self.parts:
             reasons.update({str(k): int(v) for k, v in p.problems["reason"].value_counts().items()})
             flags = p.problems[p.problems["severity"] == "flag"]
-            flagged_rows += flags.loc[flags["row"].isin(p.accepted_rows), "row"].nunique()
+            kept_rows = np.asarray(p.accepted_rows, dtype=np.int64)
+            flagged_rows += flags.loc[flags["row"].isin(kept_rows), "row"].nunique()
         return {
             "upload_id": self.upload_id,
             "file": self.file_name,
@@ -201,6 +247,7 @@ class PreparedUpload:
         return pd.concat(frames, ignore_index=True)
 
 
+@_bulk
 def prepare_upload(
     data: bytes, *, name: str, store: Store, options: UploadOptions | None = None
 ) -> PreparedUpload:
@@ -231,6 +278,7 @@ def prepare_upload(
                           source=(data, opts))  # fmt: skip
 
 
+@_bulk
 def commit_upload(prepared: PreparedUpload, *, store: Store) -> dict[str, Any]:
     """Write a prepared upload in one transaction and return its summary.
 
@@ -537,7 +585,7 @@ def _process(
         duplicates=conform("duplicates", dup_frame),
         quarantine=conform("quarantine", quarantine),
         problems=problems_frame(problems),
-        accepted_rows=tuple(int(r) for r in records.index),
+        accepted_rows=tuple(records.index.tolist()),
     )
     _check_rows(part)
     return part

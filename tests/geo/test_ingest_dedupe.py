@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo._ingest_dedupe import _near_pairs, _near_pairs_by_time
+from geo._ingest_dedupe import (
+    _ID_KEYS,
+    _content_ids,
+    _near_pairs,
+    _near_pairs_by_time,
+    _utc_seconds,
+)
 
 MINUTE = 60 * 10**9
 
@@ -55,3 +62,28 @@ def test_a_city_year_finds_its_pairs_and_only_they():
     assert np.all(np.abs(t[a] - t[b]) <= 30 * MINUTE)
     plain = _near_pairs_by_time(x, y, t, cat, is_new, metres=25.0, nanoseconds=30 * MINUTE)
     assert _pairs(a, b) == _pairs(*plain)
+
+
+def _reference_ids(content: pd.Series) -> list[str]:
+    """The derived ids as first written (per row, in Python): they must never change."""
+    a = pd.util.hash_pandas_object(content, index=False, hash_key=_ID_KEYS[0]).tolist()
+    b = pd.util.hash_pandas_object(content, index=False, hash_key=_ID_KEYS[1]).tolist()
+    hexes = [f"{p:016x}{q:016x}" for p, q in zip(a, b, strict=True)]
+    return [f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in hexes]
+
+
+def test_derived_ids_and_their_time_text_are_what_they_always_were():
+    rng = np.random.default_rng(5)
+    n = 2_000
+    stamps = pd.Series(
+        pd.Timestamp("2024-12-31 20:00", tz="Asia/Ho_Chi_Minh")
+        + pd.to_timedelta(rng.integers(0, 10**9, n), unit="ms")
+    )
+    stamps[::7] = pd.NaT
+    expected = stamps.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
+    assert _utc_seconds(stamps).tolist() == expected.tolist()
+    content = "violations|littering|" + expected + "|" + pd.Series(rng.random(n)).astype(str)
+    assert _content_ids(content).tolist() == _reference_ids(content)
+    # one fixed value, so that a change of pandas' hashing would show too
+    one = pd.Series(["violations|littering|2025-07-01T01:00:00|105.8|21.0"])
+    assert _content_ids(one).tolist() == ["b54a9a9f-9b8e-647d-b2a1-c21e2f193326"]
