@@ -8,6 +8,8 @@
     python bench/run.py coverage [--teams N] [--hours H]  (see bench/patrol.py)
     python bench/run.py route [--stops N] [--minutes M]   (see bench/patrol.py)
     python bench/run.py map [--records N] [--groups M] [--store PATH] [--json]  (see bench/map.py)
+    python bench/run.py report [--records N] [--groups M] [--month YYYY-MM] [--json]
+                                                                           (see bench/report.py)
 
 Each prints a table; with ``--json`` the last line is one JSON object of the figures.
 """
@@ -218,6 +220,14 @@ def bench_map(args: argparse.Namespace) -> dict[str, float]:
     return run(args.records, groups=args.groups, store=args.store, baseline_sizes=sizes)
 
 
+def bench_report(args: argparse.Namespace) -> dict[str, float]:
+    """The city's monthly report from aggregates, against GDAL + pandas; a ward's report."""
+    from bench.report import run
+
+    return run(args.records, groups=args.groups, month=args.month, store=args.store,
+               repeat=args.repeat)  # fmt: skip
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
@@ -262,11 +272,22 @@ def main() -> int:
     m.add_argument("--baseline", default="10000,100000", help="naive map sizes, comma-separated")
     m.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     m.set_defaults(func=bench_map)
+    rp = sub.add_parser("report")
+    rp.add_argument("--records", type=int, default=1_000_000)
+    rp.add_argument("--groups", type=int, default=10_000)
+    rp.add_argument("--month", default="2025-07", metavar="YYYY-MM")
+    rp.add_argument("--store", type=Path, default=None, help="reuse (or build) the store here")
+    rp.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    rp.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    rp.set_defaults(func=bench_report)
     args = p.parse_args()
     figures = args.func(args)
     print(f"{args.bench}")
     for key, value in figures.items():
-        shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
+        if isinstance(value, bool | str):
+            shown = str(value)
+        else:
+            shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
         print(f"  {key:<24} {shown:>14}")
     if args.json:
         print(json.dumps(figures))

@@ -2,7 +2,9 @@
 
 An aggregate counts the rows of a table matching a query, grouped by some of its text
 columns, and adds what the map and the reports show of them: cases fined and the sums of
-fines and of items removed, where the table has those columns. Each store computes the
+fines and of items removed, where the table has those columns. A case is fined as
+:mod:`geo.enforcement` counts it: its status is ``"fined"`` or its fine is above zero (a
+fine recorded with a removal; a fine whose amount was not written down). Each store computes the
 measures (:func:`measures`) in SQL; this module checks the grouping columns and gives every
 backend's result the same columns, types and row order.
 
@@ -21,14 +23,19 @@ import pandas as pd
 from geo.errors import StoreError
 from geo.model import SCHEMAS
 
-MeasureKind = Literal["count", "positive", "sum"]
+MeasureKind = Literal["count", "fined", "sum"]
 
 #: Columns of the covering index each store keeps for aggregates of a table: the grouping
 #: columns first, then what the measures and the usual filters read, so that an aggregate of
 #: a million records reads the index alone (~0.5 s in a GeoPackage instead of 2-7 s).
 ROLLUP_INDEX: dict[str, tuple[str, ...]] = {
-    "violations": ("ward_id", "group_id", "category", "observed_at", "fine_vnd", "items_removed"),
-}
+    "violations": (
+        "ward_id", "group_id", "category", "observed_at", "fine_vnd", "items_removed", "status",
+    ),
+}  # fmt: skip
+
+#: The status of a fined case (:data:`geo.model.VIOLATION_STATUSES`).
+FINED_STATUS = "fined"
 
 #: Integer measures a store sums where the table has the column.
 _SUMMED = ("fine_vnd", "items_removed")
@@ -38,7 +45,11 @@ _GROUPABLE = ("string", "boolean")
 
 @dataclass(frozen=True)
 class Measure:
-    """One column of an aggregate: ``kind`` of ``column`` (``count`` counts rows)."""
+    """One column of an aggregate: ``kind`` of ``column``.
+
+    ``count`` counts rows; ``sum`` sums ``column``; ``fined`` counts the rows whose
+    ``status`` is :data:`FINED_STATUS` or whose ``column`` (the fine) is above zero.
+    """
 
     name: str
     kind: MeasureKind
@@ -57,8 +68,8 @@ def measures(table: str) -> list[Measure]:
     """
     schema = SCHEMAS[table]
     out = [Measure("count", "count")]
-    if "fine_vnd" in schema:
-        out.append(Measure("fined", "positive", "fine_vnd"))
+    if "fine_vnd" in schema and "status" in schema:
+        out.append(Measure("fined", "fined", "fine_vnd"))
     out += [Measure(c, "sum", c) for c in _SUMMED if c in schema]
     return out
 

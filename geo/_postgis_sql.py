@@ -20,7 +20,7 @@ import shapely
 from psycopg import sql
 from shapely.geometry import MultiLineString, MultiPolygon
 
-from geo._aggregate import ROLLUP_INDEX, measures
+from geo._aggregate import FINED_STATUS, ROLLUP_INDEX, measures
 from geo._store_rules import columns, filters
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import StoreError
@@ -353,8 +353,12 @@ def aggregate_select(
     for m in measures(table):
         if m.kind == "count":
             exprs.append(sql.SQL("count(*)"))
-        elif m.kind == "positive":
-            exprs.append(sql.SQL("count(*) FILTER (WHERE {} > 0)").format(sql.Identifier(m.column)))
+        elif m.kind == "fined":
+            exprs.append(
+                sql.SQL("count(*) FILTER (WHERE {} = {} OR {} > 0)").format(
+                    sql.Identifier("status"), sql.Literal(FINED_STATUS), sql.Identifier(m.column)
+                )
+            )
         else:
             exprs.append(sql.SQL("coalesce(sum({}), 0)::bigint").format(sql.Identifier(m.column)))
     clause, params = where(table, q)

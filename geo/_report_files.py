@@ -1,4 +1,4 @@
-"""The monthly report as files: an Excel workbook (one sheet per table) and a PNG map.
+"""The monthly reports as files: an Excel workbook (one sheet per table) and a PNG map.
 
 Text cells follow the export rule of :mod:`geo.export`: a text a spreadsheet would run as a
 formula is stored as text with Excel's quote prefix, its value intact. The map is drawn
@@ -8,6 +8,7 @@ pyplot state is left behind in a server process.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ import pandas as pd
 from geo._report_text import header, month_text, ward
 from geo.crs import metric_crs
 from geo.export import _sheet_name, defuse_formula
-from geo.i18n import t
+from geo.i18n import Lang, t
 from geo.model import categories
 
 if TYPE_CHECKING:
@@ -28,16 +29,22 @@ _MAX_WIDTH = 60
 
 def write_xlsx(report: MonthlyReport, path: Path) -> Path:
     """Write ``report``'s tables to ``path``, one sheet each, in the order of ``TABLES``."""
+    from geo.report import TABLES
+
+    sheets = {t(f"report.sheet.{name}", report.lang): report.tables[name] for name in TABLES}
+    return write_book(sheets, report.lang, path)
+
+
+def write_book(sheets: Mapping[str, pd.DataFrame], lang: Lang, path: Path) -> Path:
+    """Write each table of ``sheets`` (sheet name → table of code-named columns) to a sheet
+    of the workbook ``path``, headers in ``lang``, in the order given."""
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
-    from geo.report import TABLES
-
     book = Workbook(write_only=True)
-    for name in TABLES:
-        table = report.tables[name]
-        ws = book.create_sheet(_sheet_name(t(f"report.sheet.{name}", report.lang)))
-        headers = [header(str(c), report.lang) for c in table.columns]
+    for sheet, table in sheets.items():
+        ws = book.create_sheet(_sheet_name(sheet))
+        headers = [header(str(c), lang) for c in table.columns]
         for i, (title, column) in enumerate(zip(headers, table.columns, strict=True), start=1):
             values = [len(str(v)) for v in table[column].head(200)]
             width = max([len(title), *values])

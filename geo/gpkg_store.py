@@ -755,8 +755,9 @@ def _measure_sql(m: _aggregate.Measure) -> str:
     column = _quote(m.column) if m.column else ""
     if m.kind == "count":
         return "count(*)"
-    if m.kind == "positive":
-        return f"count(CASE WHEN {column} > 0 THEN 1 END)"
+    if m.kind == "fined":
+        status = _aggregate.FINED_STATUS
+        return f"count(CASE WHEN \"status\" = '{status}' OR {column} > 0 THEN 1 END)"
     return f"coalesce(sum({column}), 0)"
 
 

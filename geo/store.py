@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Version of the table layout; a store of another version is refused with a message.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 BoundaryLevel = Literal["wards", "zones", "groups"]
 
@@ -100,9 +100,10 @@ class Store(Protocol):
 
         One row per combination of the ``by`` columns found (one row of totals when ``by``
         is empty), sorted by them, missing values last: the ``by`` columns, ``count``, and
-        where the table has the columns ``fined`` (rows with ``fine_vnd`` > 0), ``fine_vnd``
-        and ``items_removed`` (sums, 0 when none). Computed in the store, without reading
-        the rows out.
+        where the table has the columns ``fined`` (cases fined as :mod:`geo.enforcement`
+        counts them: status ``"fined"`` or ``fine_vnd`` > 0), ``fine_vnd`` and
+        ``items_removed`` (sums, 0 when none). Computed in the store, without reading the
+        rows out.
         """
         ...
 

@@ -138,13 +138,17 @@ def headline(
     """Headline figures: records, cases fined, total fines, items removed, worst groups.
 
     ``rates`` is the output of :func:`group_rates`; the worst groups are ranked by ``basis``
-    (then by count), and groups without records are never listed as worst.
+    (then by count), and groups without records are never listed as worst. A case is fined
+    as :mod:`geo.enforcement` counts it: status ``"fined"`` or a fine above zero.
     """
     fines = _numeric(records, "fine_vnd")
     removed = _numeric(records, "items_removed")
+    fined = fines.gt(0).to_numpy()
+    if "status" in records.columns:
+        fined = fined | records["status"].astype("string").eq("fined").fillna(False).to_numpy()
     return Headline(
         records=len(records),
-        fined=int(fines.gt(0).sum()),
+        fined=int(fined.sum()),
         fines_vnd=int(fines.sum()),
         items_removed=int(removed.sum()),
         outside=int(records["group_id"].isna().sum()) if "group_id" in records else 0,

@@ -110,3 +110,52 @@ def test_bad_month_and_unknown_ward_are_clear_errors(
     assert "No ward 'kim-lien'" in capsys.readouterr().err
     assert main(["report", "--db", str(missing), "--month", "2025-07"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+# --- the city's report ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def city_store(tmp_path: Path) -> Path:
+    from tests.geo.test_city_report import make_city_store
+
+    make_city_store(tmp_path / "city.gpkg")
+    return tmp_path / "city.gpkg"
+
+
+def test_city_report_prints_every_ward_ranked_and_writes_the_workbook_and_csv(
+    city_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    xlsx, csv = tmp_path / "city.xlsx", tmp_path / "city.csv"
+    assert main(["report", "--db", str(city_store), "--month", "2025-07", "--city",
+                 "--out", str(xlsx), "--json"]) == 0  # fmt: skip
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "Báo cáo tháng 7/2025 — 2 phường, xã"
+    assert "ghi nhận 8 trường hợp vi phạm" in lines[2]
+    table = "\n".join(lines)
+    assert "Phường Một" in table and "Tổng cộng" in table and f"wrote {xlsx}" in table
+    data = json.loads(lines[-1])
+    assert data["records"] == 8 and data["fined"] == 4 and data["outside"] == 1
+    assert [w["ward_id"] for w in data["tables"]["wards"]] == ["W1", "W2", None]
+    sheets = load_workbook(xlsx, read_only=True).sheetnames
+    assert sheets == [t(f"report.sheet.{n}", "vi") for n in ("summary", "wards", "categories")]
+    assert main(["report", "--db", str(city_store), "--month", "2025-07", "--city",
+                 "--lang", "en", "--rank-by", "count", "--out", str(csv)]) == 0  # fmt: skip
+    wards = pd.read_csv(csv, encoding="utf-8-sig")
+    assert wards["Records"].tolist() == [4, 4, 8] and wards["Name"].iloc[-1] == "Total"
+
+
+def test_city_report_refuses_files_it_cannot_write_and_a_ward_with_city(
+    city_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["report", "--db", str(city_store), "--month", "2025-07"]
+    assert main([*base, "--city", "--out", str(tmp_path / "map.png")]) == 2
+    assert ".xlsx or .csv" in capsys.readouterr().err
+    assert main([*base, "--city", "--xlsx", str(tmp_path / "a.xlsx")]) == 2
+    assert "--out FILE.xlsx" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: --city and --ward-id exclude each other
+        main([*base, "--city", "--ward-id", "W1"])
+    assert "not allowed with" in capsys.readouterr().err
+    # the ward form is unchanged, and takes --out for its workbook
+    assert main([*base, "--ward-id", "W2", "--out", str(tmp_path / "w2.xlsx")]) == 0
+    assert (tmp_path / "w2.xlsx").exists()

@@ -1,5 +1,7 @@
 """Page "Báo cáo": the ward's monthly report, each group's weekly list for its leader
 (households, commitments, model streets), and the citizen reports past their deadlines.
+Users of several wards may switch the monthly report to all their wards at once
+(:mod:`views.report_city`; the whole city for users of every ward).
 
 Read widgets → call ``geo.report`` / ``geo.accountability`` / ``geo.citizen`` → show tables,
 the month's map and downloads. Results are cached by plain keys (store, data version, ward,
@@ -12,6 +14,7 @@ import logging
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
@@ -31,6 +34,7 @@ from geo.export import EXPORT_FORMATS
 from geo.i18n import Lang, category_label, number, t
 from geo.report import TABLES, MonthlyReport, monthly_report, shown_table
 from geo.store import Query
+from views import report_city
 from views.common import (
     Filters,
     enforcement_metrics,
@@ -42,11 +46,14 @@ from views.common import (
     session_store,
     signed_in_user,
     store_location,
+    translated,
 )
 
 log = logging.getLogger(__name__)
 
 _XLSX = EXPORT_FORMATS["xlsx"][1]
+Scope = Literal["ward", "city"]
+_SCOPES: tuple[Scope, ...] = ("ward", "city")
 
 
 def render(filters: Filters) -> None:
@@ -77,6 +84,9 @@ def render(filters: Filters) -> None:
 
 def _month_tab(filters: Filters, version: int, period: tuple[date, date]) -> None:
     lg = filters.lang
+    if _scope(lg) == "city":
+        report_city.render(filters, version)
+        return
     months = [
         m.strftime("%Y-%m")
         for m in pd.period_range(period[0], period[1], freq="M")[::-1].to_timestamp()
@@ -121,6 +131,27 @@ def _month_tab(filters: Filters, version: int, period: tuple[date, date]) -> Non
             continue
         st.subheader(t(f"report.sheet.{name}", lg))
         st.dataframe(shown_table(table, lg), hide_index=True)
+
+
+def _scope(lg: Lang) -> Scope:
+    """The choice between the sidebar's ward and all the user's wards (the whole city for
+    users of every ward); none for users of one ward."""
+    store = session_store()
+    wards = store.ward_ids()
+    if len(wards) < 2:
+        return "ward"
+    city = "city" if store.principal.wards is None else "mine"
+    scope: Scope = translated(
+        st.radio,
+        t("page.report.scope", lg),
+        _SCOPES,
+        name="report-scope",
+        lang=lg,
+        format_func=lambda s: t(f"page.report.scope.{s if s == 'ward' else city}", lg,
+                                n=len(wards)),
+        horizontal=True,
+    )  # fmt: skip
+    return scope
 
 
 # --- each group's weekly list ----------------------------------------------------------------

@@ -14,21 +14,25 @@ from tests.contract.samples import ward as sample_ward
 
 
 def _records() -> pd.DataFrame:
-    """Two wards, some records without a group, fines missing, zero and positive."""
+    """Two wards, some records without a group, fines missing, zero and positive, and
+    statuses: a fined case without an amount, a fine recorded with a removal."""
     v = violations(240, seed=7)
     v["ward_id"] = ["w", "w", "v"] * 80
     v["group_id"] = v["group_id"].where(v.index % 7 != 0, None)
     v["fine_vnd"] = pd.array([None, 0, 300_000, 2_000_000] * 60, dtype="Int64")
     v["items_removed"] = pd.array([1, None, 0, 3, 2, 0] * 40, dtype="Int64")
+    v["status"] = pd.array(["fined", "warned", "removed", "fined", None] * 48, dtype="string")
     return v
 
 
 def _by_hand(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """The aggregate done in pandas on rows read from the store."""
+    """The aggregate done in pandas on rows read from the store, a case fined as
+    geo.enforcement counts it."""
     fine = pd.to_numeric(rows["fine_vnd"]).fillna(0)
+    fined = rows["status"].eq("fined").fillna(False).to_numpy() | (fine > 0).to_numpy()
     frame = rows.assign(
         count=1,
-        fined=(fine > 0).astype("int64"),
+        fined=fined.astype("int64"),
         fine_vnd=fine.astype("int64"),
         items_removed=pd.to_numeric(rows["items_removed"]).fillna(0).astype("int64"),
     )
@@ -58,7 +62,8 @@ def test_aggregate_equals_the_counts_and_sums_of_the_rows_read(store, query, by)
 def test_totals_without_by_are_one_row_even_when_nothing_matches(store):
     store.write({"violations": _records()}, user="t", action="test")
     (total,) = store.aggregate("violations").itertuples(index=False)
-    assert total.count == 240 and total.fined == 120 and total.fine_vnd == 60 * 2_300_000
+    # fined: the 120 with a fine, and the 48 "fined" without one (None or 0 fine_vnd)
+    assert total.count == 240 and total.fined == 168 and total.fine_vnd == 60 * 2_300_000
     assert total.items_removed == 40 * 6
     none = store.aggregate("violations", Query(categories=()))
     assert none.iloc[0].tolist() == [0, 0, 0, 0]

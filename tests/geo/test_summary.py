@@ -45,6 +45,13 @@ def test_headline_sums_fines_and_ranks_only_groups_with_records():
     assert head.worst["group_id"].tolist() == ["A", "B"]
 
 
+def test_a_case_is_fined_by_its_status_or_its_fine_as_the_reports_count_it():
+    with_status = RECORDS.assign(status=["fined", "warned", "removed", "fined"])
+    head = headline(with_status, group_rates(with_status, GROUPS))
+    # the removal with a fine (B) and the fined case without an amount (no group) count too
+    assert head.fined == 3 and head.fines_vnd == 800_000
+
+
 def test_records_without_groups_are_refused_with_the_fix():
     with pytest.raises(InputError, match=r"geo\.assign"):
         group_rates(pd.DataFrame({"x": [1]}), GROUPS)
