@@ -824,8 +824,8 @@ def _python_values(values: pd.Series, dtype: str) -> list[Any]:
         out = floats.astype(object)
         out[np.isnan(floats)] = None
         return out.tolist()
-    text = values.astype("string").astype(object)
-    return text.where(text.notna(), None).tolist()
+    text: pd.Series = values.astype("string")
+    return text.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]
 
 
 def _frame(table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> pd.DataFrame:

@@ -36,7 +36,7 @@ def _rows(n: int, seed: int, *, spread_m: float, hours: float, categories: int):
     return x, y, t, cat, is_new
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     n=st.integers(0, 400),
     seed=st.integers(0, 10**6),
