@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from geo import ingest as ingest_module
 from geo.errors import CRSMismatchError, InputError, MappingError
 from geo.ingest import (
     UploadOptions,
@@ -288,3 +289,30 @@ def test_points_show_what_an_upload_would_add(store):
     assert len(empty.points()) == 3  # prepared before the commit: still the three
     again = prepare_upload(CSV, name="team.csv", store=store, options=UploadOptions(now=NOW))
     assert again.points().empty  # the same file again would add nothing
+
+
+def test_the_cycle_collector_pauses_during_an_upload_and_comes_back(store, monkeypatch):
+    import gc
+
+    seen = []
+    real = ingest_module._process
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "_process", watched)
+    assert gc.isenabled()
+    _upload(store, CSV)
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(InputError):  # a refused file: enabled again all the same
+        prepare_upload(b"\x00\x01binary", name="bad.csv", store=store)
+    assert gc.isenabled()
+    gc.disable()  # a caller that runs without it keeps it off
+    try:
+        _upload(
+            store, CSV.replace(b"team", b"other") + b"8;10/07/2025 08:00;21.0066;105.8331;Xe;;;\n"
+        )
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
