@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyproj import Transformer
 
 from geo.columns import TABLES, TIME_FIELDS
@@ -41,13 +42,41 @@ def identify(records: gpd.GeoDataFrame, kind: str, ctx: _Context) -> gpd.GeoData
         kind
         + "|" + records.get("category", pd.Series("", index=records.index)).fillna("").astype(str)
         + "|" + stamp
-        + "|" + records.geometry.x.round(6).astype(str)
-        + "|" + records.geometry.y.round(6).astype(str)
+        + "|" + _float_text(records.geometry.x.round(6))
+        + "|" + _float_text(records.geometry.y.round(6))
     )  # fmt: skip
     derived = _content_ids(content)
     own = records[key].astype("string") if key in records.columns else None
     records[key] = own.fillna(derived) if own is not None else derived.astype("string")
     return records
+
+
+#: The text dtype ``Series.astype(str)`` gives (missing values stay missing).
+_STR = pd.Series([0.5]).astype(str).dtype
+
+
+def _float_text(values: pd.Series) -> pd.Series:
+    """``values.astype(str)`` (Python's shortest repr of each float), ~3x faster.
+
+    Arrow writes the same shortest digits, but "107" for 107.0 and "0.00002" for 2e-05:
+    whole numbers get their ".0" here, and values Python writes in exponent form (or Arrow
+    might: below 1e-4, from 1e9 on) are written by Python itself.
+
+    Examples
+    --------
+    >>> _float_text(pd.Series([105.8, 21.0, 2e-05, float("nan")])).tolist()
+    ['105.8', '21.0', '2e-05', nan]
+    """
+    v = values.to_numpy(dtype=np.float64)
+    text = pc.cast(pa.array(v, from_pandas=False), pa.string())
+    plain = np.isfinite(v) & (np.abs(v) < 1e9) & ((v == 0) | (np.abs(v) >= 1e-4))
+    whole = pa.array(plain & (v == np.round(v)))
+    text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
+    out = pd.Series(pd.array(text, dtype=_STR), index=values.index)
+    odd = np.flatnonzero(~plain)
+    if len(odd):
+        out.iloc[odd] = [np.nan if np.isnan(x) else str(x) for x in v[odd].tolist()]
+    return out
 
 
 def _utc_seconds(when: pd.Series) -> pd.Series:

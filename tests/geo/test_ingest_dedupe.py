@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from geo._ingest_dedupe import (
     _ID_KEYS,
     _content_ids,
+    _float_text,
     _near_pairs,
     _near_pairs_by_time,
     _utc_seconds,
@@ -87,3 +88,57 @@ def test_derived_ids_and_their_time_text_are_what_they_always_were():
     # one fixed value, so that a change of pandas' hashing would show too
     one = pd.Series(["violations|littering|2025-07-01T01:00:00|105.8|21.0"])
     assert _content_ids(one).tolist() == ["b54a9a9f-9b8e-647d-b2a1-c21e2f193326"]
+
+
+def test_float_text_is_pandas_own_text_of_floats():
+    rng = np.random.default_rng(11)
+    values = np.concatenate(
+        [
+            105 + rng.random(200_000) * 2,  # longitudes, latitudes: what ids are made of
+            20 + rng.random(100_000),
+            -rng.random(20_000) * 200,
+            rng.random(20_000) * 1e-3,  # small: Python writes some in exponent form
+            rng.integers(-(10**6), 10**6, 20_000).astype(float),  # whole numbers: "107.0"
+            10.0 ** rng.integers(-9, 20, 20_000) * rng.random(20_000),
+            [0.0, -0.0, 1.0, 1e-4, 9.99999e-5, 1e-5, 1e9, 999999999.5, 1e15, 1e16, 1e17],
+            [np.nan, np.inf, -np.inf],
+        ]
+    )
+    series = pd.Series(values).round(6)
+    expected = series.astype(str)
+    got = _float_text(series)
+    assert got.dtype == expected.dtype
+    assert got.isna().tolist() == expected.isna().tolist()
+    assert got.dropna().tolist() == expected.dropna().tolist()
+
+
+def _typed(origin: float, rng: np.random.Generator, n: int) -> list[float]:
+    """Coordinates as people type them: 0 to 8 decimals."""
+    values, decimals = origin + rng.random(n) * 0.05, rng.integers(0, 9, n)
+    return [round(v, int(d)) for v, d in zip(values, decimals, strict=True)]
+
+
+def test_identify_gives_the_ids_of_the_first_formula():
+    import geopandas as gpd
+
+    from geo._ingest_dedupe import identify
+
+    rng = np.random.default_rng(3)
+    n = 5_000
+    records = gpd.GeoDataFrame(
+        {
+            "category": rng.choice(["littering", "traffic", None], n),
+            "observed_at": pd.Timestamp("2025-03-01", tz="Asia/Ho_Chi_Minh")
+            + pd.to_timedelta(rng.integers(0, 10**7, n), unit="s"),
+        },
+        geometry=gpd.points_from_xy(_typed(105.8, rng, n), _typed(21.0, rng, n)),
+        crs=4326,
+    )
+    stamp = records["observed_at"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S")
+    content = (
+        "violations|" + records["category"].fillna("").astype(str) + "|" + stamp.fillna("")
+        + "|" + records.geometry.x.round(6).astype(str)
+        + "|" + records.geometry.y.round(6).astype(str)
+    )  # fmt: skip
+    got = identify(records.copy(), "violations", ctx=None)  # type: ignore[arg-type]
+    assert got["record_id"].tolist() == _reference_ids(content)
