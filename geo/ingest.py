@@ -32,6 +32,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, ParamSpec, TypeVar
 
@@ -534,10 +535,21 @@ def _process(
     geometry = geometry[keep]
     records = gpd.GeoDataFrame(values, geometry=geometry.values, crs=STORAGE_CRS)
     records.index = frame.index[keep]
-    records = identify(records, kind, ctx)
-    records, duplicates = deduplicate(records, kind, ctx, opts)
-    if kind != "patrols" and len(records):
-        records = _assign(records, kind, ctx, opts)
+    with ThreadPoolExecutor(1, thread_name_prefix="assign") as beside:
+        # Where each row lies is found meanwhile: mostly GEOS and PROJ work, which runs on
+        # a second core beside the ids and the search for duplicates (pandas, numpy).
+        placing = None
+        if kind != "patrols" and len(records):
+            points = gpd.GeoDataFrame(
+                records[[c for c in ("ward_id",) if c in records.columns]].copy(),
+                geometry=records.geometry.values,
+                crs=STORAGE_CRS,
+            )
+            placing = beside.submit(assign_to_groups, points, ctx.groups, tolerance_m=opts.snap_m)
+        records = identify(records, kind, ctx)
+        records, duplicates = deduplicate(records, kind, ctx, opts)
+        if placing is not None and len(records):
+            records = _assign(records, placing.result().loc[records.index], kind, ctx)
     records = records.assign(upload_id=upload_id)
     if "ward_id" not in records.columns or records["ward_id"].isna().any():
         records["ward_id"] = _column_or_na(records, "ward_id").fillna(ctx.default_ward)
@@ -592,16 +604,19 @@ def _process(
 
 
 def _assign(
-    records: gpd.GeoDataFrame, kind: str, ctx: _Context, opts: UploadOptions
+    records: gpd.GeoDataFrame, placed: gpd.GeoDataFrame, kind: str, ctx: _Context
 ) -> gpd.GeoDataFrame:
-    assigned = assign_to_groups(records, ctx.groups, tolerance_m=opts.snap_m)
+    """``records`` with their group (see :func:`assign_to_groups`, whose result ``placed``
+    is, row for row) and, for violations, the campaign they fall in."""
     if kind == "violations":
+        columns = ("group_id", "zone_id", "ward_id", "assignment")
+        assigned = records.assign(**{c: placed[c] for c in columns})
         # a record inside a campaign's period, targets and categories is the campaign's
         if "observed_at" in assigned.columns and ctx.campaigns():
             assigned["campaign_id"] = link_records(assigned, ctx.campaigns())
         return assigned
     # Cleanups and reports keep only their group (their tables have no assignment column).
-    return records.assign(group_id=assigned["group_id"], ward_id=assigned["ward_id"])
+    return records.assign(group_id=placed["group_id"], ward_id=placed["ward_id"])
 
 
 # -- small helpers ----------------------------------------------------------------------------
