@@ -24,10 +24,19 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["rebuild_rtree", "round_down", "round_up"]
+__all__ = [
+    "PackedTree",
+    "node_size",
+    "pack_rtree",
+    "rebuild_rtree",
+    "round_down",
+    "round_up",
+    "write_rtree",
+]
 
 # SQLite's rtree.c nudges a coordinate that float32 rounding moved inward by these factors.
 _TOWARDS = 1.0 - 1.0 / 8388608.0
@@ -69,6 +78,52 @@ def round_up(values: np.ndarray) -> np.ndarray:
     return np.where(under, nudged, f)
 
 
+@dataclass(frozen=True)
+class PackedTree:
+    """The rows of an R-tree's three tables, ready to write (:func:`write_rtree`)."""
+
+    nodes: list[tuple[int, bytes]]
+    rowids: list[tuple[int, int]]
+    parents: list[tuple[int, int]]
+
+
+def node_size(con: sqlite3.Connection, name: str) -> int:
+    """The bytes of every node of the R-tree ``name`` (its root's size, as SQLite reads it)."""
+    (size,) = con.execute(f'SELECT length(data) FROM "{name}_node" WHERE nodeno = 1').fetchone()
+    return int(size)
+
+
+def pack_rtree(
+    size: int,
+    ids: np.ndarray,
+    minx: np.ndarray,
+    maxx: np.ndarray,
+    miny: np.ndarray,
+    maxy: np.ndarray,
+) -> PackedTree:
+    """The packed tree of these entries, in nodes of ``size`` bytes (no database needed).
+
+    The bounds are doubles (rounded outward here) or an R-tree's own 32-bit values (kept as
+    they are).
+    """
+    fanout = (size - 4) // _CELL.itemsize
+    cells = np.empty(len(ids), dtype=_CELL)
+    cells["id"] = ids
+    cells["minx"], cells["maxx"] = round_down(minx), round_up(maxx)
+    cells["miny"], cells["maxy"] = round_down(miny), round_up(maxy)
+    return PackedTree(*_pack(cells, fanout, size))
+
+
+def write_rtree(con: sqlite3.Connection, name: str, tree: PackedTree) -> None:
+    """Replace the whole content of the R-tree ``name`` by ``tree``, in ``con``'s
+    transaction (the caller holds the write lock)."""
+    for table in ("node", "rowid", "parent"):
+        con.execute(f'DELETE FROM "{name}_{table}"')
+    con.executemany(f'INSERT INTO "{name}_node" VALUES (?, ?)', tree.nodes)
+    con.executemany(f'INSERT INTO "{name}_rowid" VALUES (?, ?)', tree.rowids)
+    con.executemany(f'INSERT INTO "{name}_parent" VALUES (?, ?)', tree.parents)
+
+
 def rebuild_rtree(
     con: sqlite3.Connection,
     name: str,
@@ -78,23 +133,9 @@ def rebuild_rtree(
     miny: np.ndarray,
     maxy: np.ndarray,
 ) -> None:
-    """Replace the whole content of the R-tree ``name`` by the given entries, packed.
-
-    The bounds are doubles (rounded outward here) or the R-tree's own 32-bit values (kept as
-    they are). Runs in ``con``'s transaction; the caller holds the write lock.
-    """
-    (size,) = con.execute(f'SELECT length(data) FROM "{name}_node" WHERE nodeno = 1').fetchone()
-    fanout = (size - 4) // _CELL.itemsize
-    cells = np.empty(len(ids), dtype=_CELL)
-    cells["id"] = ids
-    cells["minx"], cells["maxx"] = round_down(minx), round_up(maxx)
-    cells["miny"], cells["maxy"] = round_down(miny), round_up(maxy)
-    nodes, rowids, parents = _pack(cells, fanout, size)
-    for table in ("node", "rowid", "parent"):
-        con.execute(f'DELETE FROM "{name}_{table}"')
-    con.executemany(f'INSERT INTO "{name}_node" VALUES (?, ?)', nodes)
-    con.executemany(f'INSERT INTO "{name}_rowid" VALUES (?, ?)', rowids)
-    con.executemany(f'INSERT INTO "{name}_parent" VALUES (?, ?)', parents)
+    """Replace the whole content of the R-tree ``name`` by the given entries, packed
+    (:func:`pack_rtree`, then :func:`write_rtree`)."""
+    write_rtree(con, name, pack_rtree(node_size(con, name), ids, minx, maxx, miny, maxy))
 
 
 def _str_order(cells: np.ndarray, fanout: int) -> np.ndarray:

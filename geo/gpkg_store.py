@@ -19,6 +19,7 @@ import sqlite3
 import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,7 +32,7 @@ import shapely
 from shapely.geometry import MultiPolygon
 
 from geo import _aggregate
-from geo._rtree_pack import rebuild_rtree
+from geo._rtree_pack import PackedTree, node_size, pack_rtree, write_rtree
 from geo._store_rules import check_columns as _check_columns
 from geo._store_rules import columns as _columns
 from geo._store_rules import filters, update_key
@@ -531,19 +532,46 @@ class GeoPackageStore:
             ).fetchall()
             for name, _ in indexes:
                 con.execute(f"DROP INDEX {_quote(name)}")
-        (before,) = con.execute(f"SELECT coalesce(max(fid), 0) FROM {_quote(table)}").fetchone()
-        con.executemany(sql, zip(*values, strict=True))
-        for _, index_sql in indexes:
-            con.execute(index_sql)
-        (after,) = con.execute(f"SELECT coalesce(max(fid), 0) FROM {_quote(table)}").fetchone()
+        # AUTOINCREMENT numbers new rows on from the highest id ever given (rows deleted since
+        # included), one by one: the new rows' ids are known before they are written.
+        (before,) = con.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0), "
+            f"coalesce(max(fid), 0)) FROM {_quote(table)}",
+            (table,),
+        ).fetchone()
         n = len(values[0])
-        if after - before != n:
-            raise StoreError(f"{self.path}: {table} got {after - before} ids for {n} rows.")
-        if geoms is not None:
-            bounds = shapely.bounds(geoms)
-            keep = ~np.isnan(bounds[:, 0])
-            fids = np.arange(before + 1, after + 1)[keep]
-            self._index_boxes(con, f"rtree_{table}_{_GEOM}", fids, bounds[keep])
+        with ThreadPoolExecutor(1, thread_name_prefix="rtree") as beside:
+            rtree = f"rtree_{table}_{_GEOM}"
+            boxes: tuple[np.ndarray, np.ndarray] | None = None
+            packing: Future[PackedTree] | None = None
+            if geoms is not None:
+                bounds = shapely.bounds(geoms)
+                keep = ~np.isnan(bounds[:, 0])
+                boxes = (np.arange(before + 1, before + n + 1)[keep], bounds[keep])
+                # the packed tree is computed on a second core while SQLite writes the rows
+                # and sorts the indexes (it releases the GIL meanwhile)
+                packing = self._start_packing(con, beside, rtree, *boxes)
+            con.executemany(sql, zip(*values, strict=True))
+            for _, index_sql in indexes:
+                con.execute(index_sql)
+            (after,) = con.execute(f"SELECT coalesce(max(fid), 0) FROM {_quote(table)}").fetchone()
+            if after - before != n:
+                raise StoreError(f"{self.path}: {table} got {after - before} ids for {n} rows.")
+            if packing is not None:
+                write_rtree(con, rtree, packing.result())
+            elif boxes is not None:
+                fids, kept = boxes
+                con.executemany(
+                    f"INSERT INTO {_quote(rtree)} VALUES (?, ?, ?, ?, ?)",
+                    zip(
+                        fids.tolist(),
+                        kept[:, 0].tolist(),
+                        kept[:, 2].tolist(),
+                        kept[:, 1].tolist(),
+                        kept[:, 3].tolist(),
+                        strict=True,
+                    ),
+                )
         con.execute(
             "UPDATE gpkg_ogr_contents SET feature_count = feature_count + ? "
             "WHERE lower(table_name) = lower(?)",
@@ -552,40 +580,34 @@ class GeoPackageStore:
         for _, trigger_sql in triggers:
             con.execute(trigger_sql)
 
-    def _index_boxes(
-        self, con: sqlite3.Connection, rtree: str, fids: np.ndarray, bounds: np.ndarray
-    ) -> None:
-        """Add new rows' boxes (``minx, miny, maxx, maxy``) to the table's R-tree.
+    def _start_packing(
+        self,
+        con: sqlite3.Connection,
+        pool: ThreadPoolExecutor,
+        rtree: str,
+        fids: np.ndarray,
+        bounds: np.ndarray,
+    ) -> Future[PackedTree] | None:
+        """Start packing the R-tree anew with new rows' boxes (``minx, miny, maxx, maxy``),
+        or None: the rows go into it one by one.
 
         SQLite inserts into an R-tree one entry at a time (~27 µs each); when the new rows
         are many and not few beside those indexed already, the tree is rebuilt packed with
         them instead (:mod:`geo._rtree_pack`), ~8x faster.
         """
-        name = _quote(rtree)
         (indexed,) = con.execute(f"SELECT count(*) FROM {_quote(rtree + '_rowid')}").fetchone()
-        if len(fids) >= _PACK_ROWS and indexed <= _PACK_RATIO * len(fids):
-            old = np.array(con.execute(f"SELECT * FROM {name}").fetchall(), dtype=np.float64)
-            old = old.reshape(-1, 5)  # id, minx, maxx, miny, maxy
-            rebuild_rtree(
-                con,
-                rtree,
-                np.concatenate([old[:, 0].astype(np.int64), fids]),
-                np.concatenate([old[:, 1], bounds[:, 0]]),
-                np.concatenate([old[:, 2], bounds[:, 2]]),
-                np.concatenate([old[:, 3], bounds[:, 1]]),
-                np.concatenate([old[:, 4], bounds[:, 3]]),
-            )
-            return
-        con.executemany(
-            f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?)",
-            zip(
-                fids.tolist(),
-                bounds[:, 0].tolist(),
-                bounds[:, 2].tolist(),
-                bounds[:, 1].tolist(),
-                bounds[:, 3].tolist(),
-                strict=True,
-            ),
+        if len(fids) < _PACK_ROWS or indexed > _PACK_RATIO * len(fids):
+            return None
+        old = np.array(con.execute(f"SELECT * FROM {_quote(rtree)}").fetchall(), dtype=np.float64)
+        old = old.reshape(-1, 5)  # id, minx, maxx, miny, maxy
+        return pool.submit(
+            pack_rtree,
+            node_size(con, rtree),
+            np.concatenate([old[:, 0].astype(np.int64), fids]),
+            np.concatenate([old[:, 1], bounds[:, 0]]),
+            np.concatenate([old[:, 2], bounds[:, 2]]),
+            np.concatenate([old[:, 3], bounds[:, 1]]),
+            np.concatenate([old[:, 4], bounds[:, 3]]),
         )
 
     def _grow_extent(self, con: sqlite3.Connection, table: str, geoms: np.ndarray) -> None:

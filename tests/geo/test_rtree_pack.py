@@ -127,3 +127,19 @@ def test_a_big_write_packs_the_store_index_and_gdal_reads_by_it(tmp_path, monkey
     every = store.read("violations", Query())
     inside = every[shapely.intersects(every.geometry.values, shapely.box(*box))]
     assert sorted(got["record_id"]) == sorted(inside["record_id"]) and len(inside) > 100
+
+
+def test_rows_deleted_at_the_end_do_not_confuse_the_ids_of_a_big_write(tmp_path, monkeypatch):
+    monkeypatch.setattr(gpkg_store, "_PACK_ROWS", 1_000)
+    store = create_store(tmp_path / "s.gpkg")
+    first = _points(3_000, 0, "a")
+    store.write({"violations": first}, user="t", action="test")
+    last = [{"record_id": f"a{i}"} for i in range(2_990, 3_000)]  # AUTOINCREMENT goes on
+    store.write({}, user="t", action="test", delete={"violations": last})
+    store.write({"violations": _points(2_000, 1, "b")}, user="t", action="test")
+    con = sqlite3.connect(tmp_path / "s.gpkg")
+    assert con.execute("SELECT rtreecheck('rtree_violations_geom')").fetchone() == ("ok",)
+    fids = {r[0] for r in con.execute("SELECT fid FROM violations")}
+    boxed = {r[0] for r in con.execute("SELECT id FROM rtree_violations_geom")}
+    con.close()
+    assert fids == boxed and len(fids) == 4_990 and max(fids) == 5_000
