@@ -12,6 +12,7 @@ from functools import cache
 from typing import Literal
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geo.config import DATA_DIR, STORAGE_CRS, TIMEZONE_NAME
@@ -375,8 +376,11 @@ def conform(table: str, df: pd.DataFrame) -> pd.DataFrame:
     for col, dtype in schema.items():
         if col == "geometry":
             continue
-        values = df[col] if col in df.columns else pd.Series([pd.NA] * n, index=df.index)
-        out[col] = _cast(values, dtype)
+        if col in df.columns:
+            out[col] = _cast(df[col], dtype)
+        else:  # all missing, made in the column's dtype at once (not cast from n objects)
+            missing = np.nan if dtype == "float64" else pd.NA
+            out[col] = pd.Series(missing, index=df.index, dtype=pd.api.types.pandas_dtype(dtype))
     frame = pd.DataFrame(out, index=df.index)
     if table not in SPATIAL_TABLES:
         return frame.reset_index(drop=True)
