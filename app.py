@@ -2,34 +2,33 @@
 
 Run with ``urban-order app`` (or ``streamlit run app.py`` with static serving on).
 Holds no domain logic: pages live in ``views/``, the domain in ``geo/``.
+
+Page modules are imported when their page first runs, not here: the sign-in page would
+otherwise wait for what the other pages use (scipy, osmnx, matplotlib…: seconds on a server's
+first visit). After the server's first run a thread imports them while the server is idle
+(:func:`_warm_up`).
 """
 
 from __future__ import annotations
 
+import gc
+import importlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from geo.auth import Capability
 from geo.config import DEFAULT_STORE_PATH
 from geo.errors import StoreError
 from geo.i18n import t
 from geo.store import is_postgis_url, open_store
-from views import (
-    admin_page,
-    campaign_page,
-    common,
-    hotspot_page,
-    map_page,
-    patrol_page,
-    records_page,
-    report_page,
-    signin_page,
-    upload_page,
-)
+from views import common, signin_page
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("urban_order.app")
@@ -97,32 +96,86 @@ def main() -> None:
     filters = common.sidebar(store)
     pages = [
         st.Page(
-            (lambda render=render: render(filters) if filters else None),
+            (lambda module=module: _page(module)(filters) if filters else None),
             title=t(f"nav.{name}", lg),
             url_path=path,
             default=path == "map",
         )
-        for path, (name, render, capability) in _PAGES
+        for path, (name, module, capability) in _PAGES
         if who.can(capability)
     ]
     if who.can("users"):
         pages.append(
-            st.Page(lambda: admin_page.render(lg), title=t("nav.admin", lg), url_path="admin")
+            st.Page(lambda: _page("admin_page")(lg), title=t("nav.admin", lg), url_path="admin")
         )
     st.navigation(pages).run()
 
 
-#: url path → (label key, page, capability needed to see it in the menu); each page checks the
-#: capability again itself when it runs.
-_PAGES: list[tuple[str, tuple[str, Callable[[common.Filters], None], Capability]]] = [
-    ("map", ("map", map_page.render, "view")),
-    ("hotspots", ("hotspots", hotspot_page.render, "view")),
-    ("patrol", ("patrol", patrol_page.render, "view")),
-    ("campaigns", ("campaign", campaign_page.render, "view")),
-    ("reports", ("report", report_page.render, "view")),
-    ("upload", ("upload", upload_page.render, "upload")),
-    ("records", ("records", records_page.render, "view")),
+#: url path → (label key, module in views/, capability needed to see it in the menu); each
+#: page checks the capability again itself when it runs.
+_PAGES: list[tuple[str, tuple[str, str, Capability]]] = [
+    ("map", ("map", "map_page", "view")),
+    ("hotspots", ("hotspots", "hotspot_page", "view")),
+    ("patrol", ("patrol", "patrol_page", "view")),
+    ("campaigns", ("campaign", "campaign_page", "view")),
+    ("reports", ("report", "report_page", "view")),
+    ("upload", ("upload", "upload_page", "upload")),
+    ("records", ("records", "records_page", "view")),
 ]
 
 
+def _page(module: str) -> Callable[..., None]:
+    """The ``render`` function of ``views.<module>``, imported on first use."""
+    return importlib.import_module(f"views.{module}").render
+
+
+# -- warming up -------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up() -> threading.Thread:
+    """Import the pages' modules in a thread, once per server, each once the server has been
+    idle for a while (the map page, where a sign-in lands, first). An import holds the GIL:
+    beside a page being served it slowed the browser down (a server's first visit painted the
+    map ~1 s later when the map page was imported meanwhile rather than by its own run).
+
+    Also keeps the imported objects out of the garbage collector's sight: Streamlit collects
+    after every run, and going through the ~260,000 objects of the imports took ~0.2 s."""
+    gc.freeze()  # what this first run imported
+    thread = threading.Thread(
+        target=_import_pages, args=([m for _, (_, m, _) in _PAGES] + ["admin_page"],),
+        name="warm-up", daemon=True,
+    )  # fmt: skip
+    # Streamlit registers a component (the folium map's) only for an import in a script's
+    # context, and pages use it.
+    add_script_run_ctx(thread, get_script_run_ctx())
+    thread.start()
+    return thread
+
+
+def _import_pages(modules: list[str]) -> None:
+    for module in modules:
+        _wait_until_idle()
+        if not runtime.exists():  # an AppTest between two runs: no server to warm up
+            return
+        try:
+            importlib.import_module(f"views.{module}")
+        except Exception as exc:  # the page shows the error itself when it is opened
+            log.warning("warm-up: importing views.%s failed: %s", module, exc)
+        gc.freeze()  # imported while no run holds objects of its own
+    log.info("warm-up: every page imported")
+
+
+def _wait_until_idle(*, window_s: float = 3.0, busy: float = 0.05) -> None:
+    """Return once this process has used less than ``busy`` of a core for ``window_s``: no
+    page served, no script run (a page opened meanwhile imports its module itself)."""
+    used = time.process_time()
+    while True:
+        time.sleep(window_s)
+        used, before = time.process_time(), used
+        if used - before < busy * window_s:
+            return
+
+
 main()
+_warm_up()

@@ -134,7 +134,7 @@ def test_the_city_view_opens_from_its_address_and_paints_every_group(browser, de
         server.wait()
         _open(page, f"{server.url}/?view=city")
         assert page.get_by_role("radio", name="Toàn bộ 2 phường, xã của tôi").is_checked()
-        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+        frame = page.frame_locator('iframe[data-testid="stIFrame"]')  # the city map's own page
         frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000)
         page.wait_for_timeout(1500)
         SCREENSHOTS.mkdir(exist_ok=True)

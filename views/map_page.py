@@ -27,6 +27,7 @@ from views.common import (
     Filters,
     load_boundaries,
     load_records,
+    ranked_table,
     session_store,
     translated,
     ward_base_map,
@@ -168,16 +169,19 @@ def _worst_table(worst: pd.DataFrame, rates: pd.DataFrame, lg: Lang) -> None:
         st.write(t("page.map.no_records", lg))
         return
     rows = rates.set_index("group_id").loc[worst["group_id"]]
+    numeric = [
+        t("page.map.kpi.records", lg),
+        t("page.map.legend.per_1000", lg),
+        t("page.map.legend.per_km2", lg),
+    ]
     table = pd.DataFrame(
         {
             t("map.tooltip.group", lg): rows["name"].to_numpy(),
             t("map.tooltip.zone", lg): rows["zone_name"].to_numpy(),
             # Already ranked: numbers as the reader writes them (1.234,5 in Vietnamese).
-            t("page.map.kpi.records", lg): [format_number(v, lg) for v in rows["count"]],
-            t("page.map.legend.per_1000", lg): [
-                format_number(v, lg, fmt="{:,.2f}") for v in rows["per_1000_month"]
-            ],
-            t("page.map.legend.per_km2", lg): [format_number(v, lg) for v in rows["per_km2_month"]],
+            numeric[0]: [format_number(v, lg) for v in rows["count"]],
+            numeric[1]: [format_number(v, lg, fmt="{:,.2f}") for v in rows["per_1000_month"]],
+            numeric[2]: [format_number(v, lg) for v in rows["per_km2_month"]],
         }
     )
-    st.dataframe(table, hide_index=True, width="stretch")
+    ranked_table(table, numeric=numeric)

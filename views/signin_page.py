@@ -13,7 +13,6 @@ import streamlit as st
 
 from geo.auth import Principal, Throttle, add_user, authenticate, principal_for_email
 from geo.config import DEFAULT_STORE_PATH
-from geo.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from geo.errors import UrbanOrderError
 from geo.i18n import Lang, t
 from geo.store import Store
@@ -44,6 +43,9 @@ def render(store: Store) -> None:
     if submitted:
         _try(store, account.strip().lower(), password, lg)
     if str(store.location) == str(DEFAULT_STORE_PATH):
+        # only here: geo.demo imports what building the demo needs (scipy…)
+        from geo.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+
         st.info(
             t(
                 "auth.demo_accounts",

@@ -89,8 +89,25 @@ def _metric(at: AppTest, label: str) -> int:
 
 
 def _script(at: AppTest) -> str:
-    (component,) = at.get("component_instance")
-    return json.loads(component.proto.json_args)["script"]
+    """The city map: a whole web page in an ``st.iframe``."""
+    (frame,) = at.get("iframe")
+    return frame.proto.srcdoc
+
+
+def _tables(at: AppTest) -> list[dict[str, list[str]]]:
+    """The Markdown tables of the page, as columns of cells (escapes undone)."""
+    tables = []
+    for block in at.markdown:
+        lines = [line for line in block.value.splitlines() if line.startswith("|")]
+        if len(lines) < 2 or not re.fullmatch(r"\|( ---:? \|)+", lines[1]):
+            continue
+        header, *rows = [_cells(line) for line in [lines[0], *lines[2:]]]
+        tables.append({name: [row[i] for row in rows] for i, name in enumerate(header)})
+    return tables
+
+
+def _cells(line: str) -> list[str]:
+    return [re.sub(r"\\(.)", r"\1", c.strip()) for c in re.split(r"(?<!\\)\|", line)[1:-1]]
 
 
 def _reads(monkeypatch) -> list[tuple[str, Query | None]]:
@@ -119,7 +136,7 @@ def test_the_city_view_sums_both_wards_as_the_records_would(city_store, monkeypa
     assert _metric(at, "Vật dụng tháo dỡ") == head.items_removed
     assert any(f"{head.outside} bản ghi nằm ngoài" in c.value for c in at.caption)
     # the table of wards counts what each ward holds
-    wards_table = at.dataframe[0].value
+    wards_table = _tables(at)[0]
     counts = dict(zip(wards_table["Phường, xã"], wards_table["Vi phạm"], strict=True))
     by_ward = everything.groupby("ward_id").size()
     assert counts == {"Phường Bình": str(by_ward["B"]), "Phường An": str(by_ward["A"])}
@@ -127,7 +144,7 @@ def test_the_city_view_sums_both_wards_as_the_records_would(city_store, monkeypa
     script = _script(at)
     assert set(re.findall(r"Tổ [AB]-\d", script)) == {"Tổ A-1", "Tổ A-2", "Tổ B-1", "Tổ B-2"}
     assert "L.markerClusterGroup" in script and "heatLayer" not in script
-    assert "jquery" not in json.dumps(at.get("component_instance")[0].proto.json_args).lower()
+    assert "jquery" not in script.lower()
 
 
 def test_above_the_limit_no_record_is_read_and_groups_become_a_heat_map(city_store, monkeypatch):
@@ -157,10 +174,53 @@ def test_the_choice_is_kept_in_the_url_and_users_of_one_ward_have_none(city_stor
     assert at.radio(key="scope-vi").value == "ward" and "view" not in at.query_params
     at.radio(key="scope-vi").set_value("city").run()
     assert not at.exception, at.exception
-    assert at.query_params["view"] == "city" and at.dataframe[0].value.shape[0] == 2
+    assert at.query_params["view"] == "city" and len(_tables(at)[0]["Phường, xã"]) == 2
     at.radio(key="scope-vi").set_value("ward").run()
     assert "view" not in at.query_params and not at.exception
     one = _app(monkeypatch, city_store, wards=("B",)).run()
     assert not one.exception, one.exception
     assert not [r for r in one.radio if r.key == "scope-vi"]
     assert _metric(one, "Vi phạm") == open_store(city_store).count("violations", Query(ward_id="B"))
+
+
+def test_the_map_is_built_once_per_filters_and_language_and_loads_nothing_remote(
+    city_store, monkeypatch
+):
+    import views.map_city as city
+    from layers.assets import remote_links
+
+    st.cache_resource.clear()
+    built = []
+    original = city._map
+
+    def counting(*args, **kwargs):
+        built.append(kwargs["lang"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(city, "_map", counting)
+    at = _app(monkeypatch, city_store).run()
+    page = _script(at)
+    at.run()  # e.g. another session, or a rerun: the same filters draw the same map
+    assert not at.exception and built == ["vi"] and _script(at) == page
+    assert remote_links(page) == [] and "/app/static/vendor/leaflet" in page
+    at.radio(key="lang").set_value("en").run()
+    assert not at.exception, at.exception
+    assert built == ["vi", "en"] and "Ward" in _script(at)
+
+
+def test_a_ward_without_groups_is_told_so_from_a_count(city_store, tmp_path, monkeypatch):
+    import shutil
+
+    copy = tmp_path / "city.gpkg"
+    shutil.copy(city_store, copy)
+    ward_c = gpd.GeoDataFrame(
+        {"ward_id": ["C"], "name": ["Phường Cầu"]}, geometry=[box(105.9, 21.0, 105.91, 21.01)],
+        crs=4326,
+    )  # fmt: skip
+    open_store(copy).write({"wards": ward_c}, user="t", action="setup")
+    st.cache_resource.clear()
+    reads = _reads(monkeypatch)
+    at = _app(monkeypatch, copy, wards=("C",), view=None).run()
+    assert not at.exception, at.exception
+    assert any("Phường Cầu chưa có ranh giới tổ dân phố" in w.value for w in at.warning)
+    assert not [t for t, _ in reads if t in ("groups", "zones", "streets")]  # a count, no read
