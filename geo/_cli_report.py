@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -73,15 +74,7 @@ def _report(args: argparse.Namespace) -> int:
     print(title)
     print()
     print(report.paragraph)
-    for name in TABLES:
-        table = report.tables[name]
-        if name == "summary":
-            table = table[table["figure"] != "paragraph"]
-        if table.empty:
-            continue
-        print()
-        print(f"## {t(f'report.sheet.{name}', lang)}")
-        print(_text_table(table, lang, head=_PRINTED_ROWS if name in _LONG_TABLES else None))
+    _print_tables(report.tables, TABLES, lang, long=_LONG_TABLES)
     out = args.out
     xlsx = out if out is not None and out.suffix.lower() == ".xlsx" else args.xlsx
     png = out if out is not None and out.suffix.lower() == ".png" else args.png
@@ -123,22 +116,8 @@ def _city_report(args: argparse.Namespace, store: Any) -> int:
             count=number(report.totals["wards"], lang)))  # fmt: skip
     print()
     print(report.paragraph)
-    for name in CITY_TABLES:
-        table = report.tables[name]
-        if name == "summary":
-            table = table[table["figure"] != "paragraph"]
-        if table.empty:
-            continue
-        print()
-        print(f"## {t(f'report.sheet.{name}', lang)}")
-        if name == "wards" and len(table) - _PRINTED_ROWS > 2:
-            # the first wards of the ranking and the total row; the files carry every ward
-            rest = len(table) - 1 - _PRINTED_ROWS
-            print(_text_table(pd.concat([table.head(_PRINTED_ROWS), table.tail(1)]), lang,
-                              head=None))  # fmt: skip
-            print(t("report.more_rows", lang, count=rest))
-        else:
-            print(_text_table(table, lang, head=None))
+    # the wards' ranking keeps its total row, its last, when it is cut
+    _print_tables(report.tables, CITY_TABLES, lang, long={"wards"}, keep_last={"wards"})
     if args.out is not None:
         if args.out.suffix.lower() == ".xlsx":
             report.to_xlsx(args.out)
@@ -148,6 +127,33 @@ def _city_report(args: argparse.Namespace, store: Any) -> int:
     if args.json:
         print(report.to_json())
     return 0
+
+
+def _print_tables(
+    tables: dict[str, pd.DataFrame],
+    names: Iterable[str],
+    lang: Lang,
+    *,
+    long: Collection[str],
+    keep_last: Collection[str] = (),
+) -> None:
+    """Print a report's tables under their sheet names, the ``long`` ones cut to their first
+    rows (with the last row too for those in ``keep_last``): the files carry every row."""
+    for name in names:
+        table = tables[name]
+        if name == "summary":
+            table = table[table["figure"] != "paragraph"]
+        if table.empty:
+            continue
+        print()
+        print(f"## {t(f'report.sheet.{name}', lang)}")
+        if name in keep_last and len(table) - _PRINTED_ROWS > 2:
+            rest = len(table) - 1 - _PRINTED_ROWS
+            cut = pd.concat([table.head(_PRINTED_ROWS), table.tail(1)])
+            print(_text_table(cut, lang, head=None))
+            print(t("report.more_rows", lang, count=rest))
+        else:
+            print(_text_table(table, lang, head=_PRINTED_ROWS if name in long else None))
 
 
 def _text_table(table: pd.DataFrame, lang: Lang, *, head: int | None) -> str:
