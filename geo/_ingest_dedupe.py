@@ -273,12 +273,8 @@ def _near_pairs(
         base = near * t_span + seconds[mine] + window
         starts.append(np.searchsorted(sorted_key, base - window, side="left"))
         stops.append(np.searchsorted(sorted_key, base + window, side="right"))
-    lo, hi = np.concatenate(starts), np.concatenate(stops)
-    counts = hi - lo
-    a = np.repeat(np.tile(mine, 4), counts)
-    b = order[np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-              + np.repeat(lo, counts)]  # fmt: skip
-    return _close(a, b, x, y, t, metres=metres, nanoseconds=nanoseconds)
+    a, b = _ranges(np.tile(mine, 4), np.concatenate(starts), np.concatenate(stops))
+    return _close(a, order[b], x, y, t, metres=metres, nanoseconds=nanoseconds)
 
 
 def _near_pairs_by_time(
@@ -299,14 +295,22 @@ def _near_pairs_by_time(
     mine = np.flatnonzero(is_new[order])  # positions (in sorted order) of new rows
     lo = np.searchsorted(sorted_key, sorted_key[mine] - nanoseconds, side="left")
     hi = np.searchsorted(sorted_key, sorted_key[mine] + nanoseconds, side="right")
-    counts = hi - lo
-    a = np.repeat(mine, counts)
-    b = (
-        np.arange(counts.sum())
-        - np.repeat(np.cumsum(counts) - counts, counts)
-        + np.repeat(lo, counts)
-    )
+    a, b = _ranges(mine, lo, hi)
     return _close(order[a], order[b], x, y, t, metres=metres, nanoseconds=nanoseconds)
+
+
+def _ranges(rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (``rows[i]``, k) for every k in ``lo[i]`` ≤ k < ``hi[i]``, without a Python loop.
+
+    Examples
+    --------
+    >>> a, b = _ranges(np.array([7, 8]), np.array([0, 5]), np.array([2, 6]))
+    >>> a.tolist(), b.tolist()
+    ([7, 7, 8], [0, 1, 5])
+    """
+    counts = hi - lo
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(rows, counts), np.arange(counts.sum()) - first + np.repeat(lo, counts)
 
 
 def _close(

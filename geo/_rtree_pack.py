@@ -32,7 +32,6 @@ __all__ = [
     "PackedTree",
     "node_size",
     "pack_rtree",
-    "rebuild_rtree",
     "round_down",
     "round_up",
     "write_rtree",
@@ -122,20 +121,6 @@ def write_rtree(con: sqlite3.Connection, name: str, tree: PackedTree) -> None:
     con.executemany(f'INSERT INTO "{name}_node" VALUES (?, ?)', tree.nodes)
     con.executemany(f'INSERT INTO "{name}_rowid" VALUES (?, ?)', tree.rowids)
     con.executemany(f'INSERT INTO "{name}_parent" VALUES (?, ?)', tree.parents)
-
-
-def rebuild_rtree(
-    con: sqlite3.Connection,
-    name: str,
-    ids: np.ndarray,
-    minx: np.ndarray,
-    maxx: np.ndarray,
-    miny: np.ndarray,
-    maxy: np.ndarray,
-) -> None:
-    """Replace the whole content of the R-tree ``name`` by the given entries, packed
-    (:func:`pack_rtree`, then :func:`write_rtree`)."""
-    write_rtree(con, name, pack_rtree(node_size(con, name), ids, minx, maxx, miny, maxy))
 
 
 def _str_order(cells: np.ndarray, fanout: int) -> np.ndarray:

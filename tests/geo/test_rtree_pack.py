@@ -14,10 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo import gpkg_store
-from geo._rtree_pack import rebuild_rtree, round_down, round_up
+from geo._rtree_pack import node_size, pack_rtree, round_down, round_up, write_rtree
 from geo.store import Query, create_store
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+def rebuild_rtree(con: sqlite3.Connection, name: str, *entries: np.ndarray) -> None:
+    """Pack the entries (ids, minx, maxx, miny, maxy) into ``name``, as the store does."""
+    write_rtree(con, name, pack_rtree(node_size(con, name), *entries))
 
 
 def _tree(con: sqlite3.Connection, name: str = "r") -> None:
