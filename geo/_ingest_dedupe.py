@@ -101,8 +101,10 @@ def _content_ids(content: pd.Series) -> pd.Series:
     >>> _content_ids(pd.Series(["violations|a"])).str.len().tolist()
     [36]
     """
-    a = pd.util.hash_pandas_object(content, index=False, hash_key=_ID_KEYS[0]).to_numpy()
-    b = pd.util.hash_pandas_object(content, index=False, hash_key=_ID_KEYS[1]).to_numpy()
+    # the hashes hash_pandas_object(content, index=False) gives, without its first pass of
+    # finding the distinct texts (a hash table of a million rows that are nearly all distinct)
+    text = content.to_numpy(dtype=object)
+    a, b = (pd.util.hash_array(text, hash_key=key, categorize=False) for key in _ID_KEYS)
     n = len(a)
     both = np.empty((n, 2), dtype=">u8")  # big-endian: the hex reads as the number
     both[:, 0], both[:, 1] = a, b

@@ -84,6 +84,7 @@ def test_derived_ids_and_their_time_text_are_what_they_always_were():
     expected = stamps.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
     assert _utc_seconds(stamps).tolist() == expected.tolist()
     content = "violations|littering|" + expected + "|" + pd.Series(rng.random(n)).astype(str)
+    content = pd.concat([content, content.iloc[::9], pd.Series(["é|ư|"])], ignore_index=True)
     assert _content_ids(content).tolist() == _reference_ids(content)
     # one fixed value, so that a change of pandas' hashing would show too
     one = pd.Series(["violations|littering|2025-07-01T01:00:00|105.8|21.0"])
