@@ -8,6 +8,7 @@ of every kind, and the two ways a map file or a photo stands in for a missing ca
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -113,16 +114,39 @@ def parse_fields(
         lat_text, lon_text = col("lat"), col("lon")
         lat_col, lon_col = f.get("lat"), f.get("lon")
     ward = ctx.wards if len(ctx.wards) else None
-    geometry, probs = parse_coordinates(
-        lat_text,
-        lon_text,
-        lat_column=lat_col,
-        lon_column=lon_col,
-        crs=opts.crs or table.crs,
-        ward=ward,
-    )
-    problems += probs
-    geometry = geometry.reindex(frame.index)
+    with ThreadPoolExecutor(1, thread_name_prefix="position") as beside:
+        # Arrow, numpy and PROJ let go of the GIL for much of each parse: positions are read on
+        # a second core while the main thread reads the times and the kind's own fields.
+        placing = beside.submit(
+            parse_coordinates,
+            lat_text,
+            lon_text,
+            lat_column=lat_col,
+            lon_column=lon_col,
+            crs=opts.crs or table.crs,
+            ward=ward,
+        )
+        rest: list[RowProblem] = []
+        _parse_rest(frame, f, out, kind, ctx, opts, now, rest)
+        geometry, probs = placing.result()
+    problems += probs + rest
+    return out, geometry.reindex(frame.index)
+
+
+def _parse_rest(
+    frame: pd.DataFrame,
+    f: Mapping[str, str],
+    out: pd.DataFrame,
+    kind: str,
+    ctx: _Context,
+    opts: UploadOptions,
+    now: pd.Timestamp,
+    problems: list[RowProblem],
+) -> None:
+    """Every field but the position, into ``out`` and ``problems``."""
+
+    def col(name: str) -> pd.Series:
+        return frame[f[name]] if name in f else pd.Series(None, index=frame.index, dtype=object)
 
     # time
     when = TIME_FIELDS[kind]
@@ -156,7 +180,6 @@ def parse_fields(
     if kind in _KIND_PARSERS:
         _KIND_PARSERS[kind](frame, f, out, ctx, opts, problems)
     _parse_optional(frame, f, out, kind, opts, problems)
-    return out, geometry
 
 
 def _parse_violation(
