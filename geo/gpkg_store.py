@@ -11,6 +11,7 @@ GeoPackage is single-writer: a writer that finds the file locked retries with ba
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -211,16 +212,32 @@ class GeoPackageStore:
         self, table: str, query: Query | None = None, *, by: Sequence[str] = ()
     ) -> pd.DataFrame:
         """Rows of ``table`` matching ``query`` counted and summed per ``by`` (see
-        :meth:`geo.store.Store.aggregate`), in one SQL ``GROUP BY``."""
+        :meth:`geo.store.Store.aggregate`), in one SQL ``GROUP BY``.
+
+        It costs ~0.5 µs a row, a third of it in comparing the period and the categories. From
+        :data:`_BIG_ROWS` rows on, a period that holds every record of the table (as the map's
+        default, the records' whole span, does) is not compared row by row, only records
+        without a time are left out, as the comparison would (~15% less); and the file is
+        read memory-mapped (~10% less). Two halves run at once in two threads cost ~30% more
+        CPU for ~20% less time on two idle cores: not worth it on a busy server.
+        """
         keys = _aggregate.check_by(table, by)
         found = _aggregate.measures(table)
-        where, params = _where(table, query or Query())
-        exprs = [_quote(c) for c in keys] + [_measure_sql(m) for m in found]
-        grouping = f" GROUP BY {', '.join(_quote(c) for c in keys)}" if keys else ""
+        q = query or Query()
         with self._connection() as con:
-            source = _quote(table) + _rollup_hint(con, table)
+            hint = _rollup_hint(con, table)
+            where, params = _where(table, q)
+            if hint and _last_id(con, table) >= _BIG_ROWS:
+                # safe while the file does not shrink under the map: nothing here shrinks it
+                con.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
+                if _period_holds_all(con, table, q):
+                    where, params = _where(table, dataclasses.replace(q, start=None, end=None))
+                    timed = f"{_quote(_time_column(table))} IS NOT NULL"
+                    where = f"{where} AND {timed}" if where else f" WHERE {timed}"
+            exprs = [_quote(c) for c in keys] + [_measure_sql(m) for m in found]
+            grouping = f" GROUP BY {', '.join(_quote(c) for c in keys)}" if keys else ""
             rows = con.execute(
-                f"SELECT {', '.join(exprs)} FROM {source}{where}{grouping}", params
+                f"SELECT {', '.join(exprs)} FROM {_quote(table)}{hint}{where}{grouping}", params
             ).fetchall()
         raw = pd.DataFrame.from_records(rows, columns=[*keys, *(m.name for m in found)])
         return _aggregate.finish(table, keys, raw)
@@ -797,6 +814,75 @@ def _rollup_hint(con: sqlite3.Connection, table: str) -> str:
         "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
     ).fetchone()
     return f" INDEXED BY {name}" if found else ""
+
+
+#: Aggregates of tables of this many rows are made cheaper (see ``aggregate``); below, the
+#: look-ups cost more than they save.
+_BIG_ROWS = 200_000
+#: How much of a store file a big aggregate maps into memory (address space, not memory):
+#: the pages are read in place, not copied (SQLite's memory-mapped I/O).
+_MMAP_BYTES = 1 << 30
+
+
+def _last_id(con: sqlite3.Connection, table: str) -> int:
+    """The largest row id of ``table``: its rows, or more, without counting them."""
+    (last,) = con.execute(f"SELECT coalesce(max(fid), 0) FROM {_quote(table)}").fetchone()
+    return int(last)
+
+
+def _period_holds_all(con: sqlite3.Connection, table: str, q: Query) -> bool:
+    """Whether ``q``'s period holds the time of every row of ``table`` that has one.
+
+    The first and last times are read through the table's (ward, time) index, ward by ward
+    (~5 ms for 1M rows); without that index the answer is no. Times are compared as SQLite
+    compares them, as text; a time stored otherwise (a number) answers no.
+    """
+    f = filters(table, q)
+    if f.time_column is None or (f.start is None and f.end is None):
+        return False
+    name = f"ix_{table}_time"
+    columns = [r[2] for r in con.execute(f"PRAGMA index_info({_quote(name)})")]
+    partial = [r[4] for r in con.execute(f"PRAGMA index_list({_quote(table)})") if r[1] == name]
+    if columns != ["ward_id", f.time_column] or partial != [0]:
+        return False
+    t, col = _quote(table), _quote(f.time_column)
+    wards = f.values.get("ward_id")
+    if wards is not None:  # a ward's aggregate: only its records count
+        if len(wards) != 1:
+            return False
+        first, last = con.execute(
+            f"SELECT (SELECT min({col}) FROM {t} WHERE ward_id = ?1), "
+            f"(SELECT max({col}) FROM {t} WHERE ward_id = ?1)",
+            wards,
+        ).fetchone()
+    else:  # the wards one by one (a skip-scan), each a look-up of its first and last time
+        first, last = _time_span_by_ward(con, t, col)
+    if not (isinstance(first, str) and isinstance(last, str)):
+        return False
+    start = None if f.start is None else _iso(pd.Series([f.start]))[0]
+    end = None if f.end is None else _iso(pd.Series([f.end]))[0]
+    return (start is None or first >= start) and (end is None or last < end)
+
+
+def _time_span_by_ward(con: sqlite3.Connection, t: str, col: str) -> tuple[Any, Any]:
+    """First and last ``col`` of table ``t`` (both quoted), read ward by ward."""
+    return con.execute(
+        f"""
+        WITH RECURSIVE ward(id) AS (
+            SELECT min(ward_id) FROM {t}
+            UNION ALL
+            SELECT (SELECT min(ward_id) FROM {t} WHERE ward_id > ward.id) FROM ward
+            WHERE ward.id IS NOT NULL
+        )
+        SELECT min(lo), max(hi) FROM (
+            SELECT (SELECT min({col}) FROM {t} WHERE ward_id = ward.id) AS lo,
+                   (SELECT max({col}) FROM {t} WHERE ward_id = ward.id) AS hi
+            FROM ward WHERE ward.id IS NOT NULL
+            UNION ALL
+            SELECT min({col}), max({col}) FROM {t} WHERE ward_id IS NULL
+        )
+        """
+    ).fetchone()
 
 
 def _where(table: str, q: Query) -> tuple[str, list[Any]]:

@@ -8,6 +8,7 @@ of simplified polygons, the groups as weighted points of one heat layer.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import folium
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from folium.plugins import HeatMap
+from folium.template import Template
 
 from geo.errors import InputError
 from geo.i18n import Lang, t
@@ -154,8 +156,8 @@ def group_heat(
     data = np.column_stack([np.round(xy[:, 1], 4), np.round(xy[:, 0], 4), np.round(scaled, 3)])
     group = folium.FeatureGroup(name=name or t("map.layer.group_heat", lang), show=show)
     if len(data):
-        HeatMap(
-            data.tolist(),
+        _Heat(
+            data,
             radius=radius,
             blur=radius,
             min_opacity=0.0,
@@ -164,6 +166,43 @@ def group_heat(
             control=False,
         ).add_to(group)
     return localize(group)
+
+
+class _Heat(HeatMap):
+    """folium's ``HeatMap`` of an (n, 3) array of lat, lon (rounded to 1e-4) and weight
+    (to 1e-3), written as one flat list of integers that the page divides back.
+
+    folium checks each point in Python and writes ``[21.0289, 105.8517, 0.157]``: for a
+    city's 10,000 groups ~50 ms and ~250 kB, against ~10 ms and ~190 kB as integers. The
+    page gets the same numbers (a division by a power of ten rounds as the decimal parses).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.heatLayer(
+                (function (f) {
+                    var points = new Array(f.length / 3);
+                    for (var i = 0; i < f.length; i += 3) {
+                        points[i / 3] = [f[i] / 1e4, f[i + 1] / 1e4, f[i + 2] / 1e3];
+                    }
+                    return points;
+                })({{ this.flat }}),
+                {{ this.options|tojavascript }}
+            );
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: np.ndarray, **kwargs: object) -> None:
+        super().__init__([], **kwargs)
+        if not np.isfinite(data).all():
+            raise InputError("heat map points must be finite numbers.")
+        # kept as the array: as lists, 10,000 of them for the garbage collector to walk
+        self.data = data  # type: ignore[assignment]
+        scaled = np.rint(data * np.array([1e4, 1e4, 1e3])).astype(np.int64)
+        # integers only: nothing in it needs escaping inside a <script>
+        self.flat = json.dumps(scaled.ravel().tolist(), separators=(",", ":"))
 
 
 def lean_map(fmap: folium.Map) -> folium.Map:

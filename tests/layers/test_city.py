@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from folium.plugins import HeatMap
 from shapely.geometry import Point, Polygon, box
 
 from geo.errors import InputError
@@ -72,7 +74,7 @@ def test_the_heat_map_has_one_point_per_group_with_records_weighted_up_to_one():
         crs=4326,
     )  # fmt: skip
     layer = group_heat(groups)
-    (heat,) = [c for c in layer._children.values() if type(c).__name__ == "HeatMap"]
+    (heat,) = [c for c in layer._children.values() if isinstance(c, HeatMap)]
     data = np.array(heat.data)
     assert len(data) == 3  # the group without records is left out
     assert data[:, 2].max() == 1.0 and 0 < data[0, 2] < data[1, 2] < 1.0
@@ -81,6 +83,26 @@ def test_the_heat_map_has_one_point_per_group_with_records_weighted_up_to_one():
     assert group_heat(groups.assign(count=0))._children.keys() == set()
     with pytest.raises(InputError, match="'records'"):
         group_heat(groups, weight_column="records")
+
+
+def test_the_heat_map_writes_the_points_folium_would_as_integers():
+    rng = np.random.default_rng(1)
+    groups = gpd.GeoDataFrame(
+        {"count": rng.integers(0, 500, 300)},
+        geometry=gpd.points_from_xy(rng.uniform(105.7, 105.9, 300), rng.uniform(20.9, 21.1, 300)),
+        crs=4326,
+    )
+    layer = group_heat(groups)
+    (heat,) = [c for c in layer._children.values() if isinstance(c, HeatMap)]
+    html = folium.Map().add_child(layer).get_root().render()
+    flat = json.loads(re.search(r"\}\)\((\[[-\d,]*\])\),", html).group(1))
+    # what the page's loop makes of them (JavaScript divides as Python does, IEEE 754)
+    shown = [[a / 1e4, b / 1e4, c / 1e3] for a, b, c in zip(*[iter(flat)] * 3, strict=True)]
+    # the same numbers as folium's own HeatMap of those points writes
+    theirs = folium.Map().add_child(HeatMap(heat.data.tolist())).get_root().render()
+    expected = theirs.split("L.heatLayer(", 1)[1].split("\n", 2)[1].strip().rstrip(",")
+    assert shown == json.loads(expected) == heat.data.tolist()
+    assert len(shown) == int((groups["count"] > 0).sum())
 
 
 def test_a_lean_map_loads_leaflet_alone_and_folium_keeps_its_defaults():

@@ -224,3 +224,29 @@ def test_a_ward_without_groups_is_told_so_from_a_count(city_store, tmp_path, mon
     assert not at.exception, at.exception
     assert any("Phường Cầu chưa có ranh giới tổ dân phố" in w.value for w in at.warning)
     assert not [t for t, _ in reads if t in ("groups", "zones", "streets")]  # a count, no read
+
+
+@pytest.mark.parametrize("basis", ["per_1000", "per_km2"])
+def test_each_basis_colours_the_wards_by_its_own_rates(city_store, monkeypatch, basis):
+    """Areas are measured only for the per-km² basis (the others show no rate per km²): the
+    ward tooltips show the rate of the basis chosen, as area_rates computes it."""
+    from geo.summary import area_rates
+    from layers.style import format_number
+    from views.map_city import RATE_FORMATS
+
+    monkeypatch.setattr("views.map_city.GROUP_POLYGON_LIMIT", 3)  # wards coloured, groups heat
+    st.cache_resource.clear()
+    at = _app(monkeypatch, city_store).run()
+    at.radio(key="basis-vi").set_value(basis).run()
+    assert not at.exception, at.exception
+    store = open_store(city_store)
+    first, last = store.time_span("violations", Query(ward_id="A"))  # the sidebar's period
+    start = pd.Timestamp(first.date(), tz=TZ)
+    end = pd.Timestamp(last.date(), tz=TZ) + pd.Timedelta(days=1)
+    query = Query(start=start, end=end, categories=CATEGORIES)
+    counts = store.aggregate("violations", query, by=("ward_id",)).set_index("ward_id")["count"]
+    months = (end - start).days / 30.44
+    rates = area_rates(counts, store.read("wards"), key="ward_id", months=months)
+    script = _script(at)
+    for value in rates[f"{basis}_month"]:
+        assert f'"value": "{format_number(value, "vi", fmt=RATE_FORMATS[basis])}"' in script
