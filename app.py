@@ -84,7 +84,8 @@ def main() -> None:
     if not _ensure_store():
         return
     store = common.get_store(common.store_location())
-    who = common.principal()
+    # a reload or a new tab: the browser's session cookie signs it in (no password hashing)
+    who = common.session_principal(store)
     lg = common.lang()
     if who is None:
         # Every address shows the sign-in form; after signing in the same page opens.
@@ -92,8 +93,11 @@ def main() -> None:
                          url_path=path, default=i == 0)
                  for i, path in enumerate([*(p for p, _ in _PAGES), "admin"])]  # fmt: skip
         st.navigation(pages, position="hidden").run()
+        common.write_session_cookie()  # clears a stale cookie
         return
     filters = common.sidebar(store)
+    with st.sidebar:  # after a sign-in: before the page runs, below the sidebar's controls
+        common.write_session_cookie()
     pages = [
         st.Page(
             (lambda module=module: _page(module)(filters) if filters else None),

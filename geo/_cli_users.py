@@ -13,14 +13,17 @@ from typing import Any
 
 from geo.auth import ROLES, add_user, change_user, list_users, set_password
 from geo.errors import InputError
+from geo.sessions import end_user_sessions
 from geo.store import open_store
 
 __all__ = ["add_commands"]
 
 
 def add_commands(sub: Any) -> None:
-    """Register ``user add|list|passwd|change`` on the ``urban-order`` sub-parsers."""
-    u = sub.add_parser("user", help="accounts: add, list, set a password, change role or wards")
+    """Register ``user add|list|passwd|change|sign-out`` on the ``urban-order`` sub-parsers."""
+    u = sub.add_parser(
+        "user", help="accounts: add, list, set a password, change role or wards, sign out"
+    )
     usub = u.add_subparsers(dest="user_command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -61,6 +64,11 @@ def add_commands(sub: Any) -> None:
     state.add_argument("--disable", action="store_true")
     state.add_argument("--enable", action="store_true")
     ch.set_defaults(func=_change)
+
+    so = usub.add_parser("sign-out", help="end every session of an account (all its devices)")
+    common(so)
+    so.add_argument("name")
+    so.set_defaults(func=_sign_out)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -116,4 +124,13 @@ def _change(args: argparse.Namespace) -> int:
     change_user(open_store(args.db), args.name, by="command line", role=args.role,
                 wards=wards, active=active, email=args.email)  # fmt: skip
     print(f"account {args.name} changed")
+    return 0
+
+
+def _sign_out(args: argparse.Namespace) -> int:
+    store = open_store(args.db)
+    if not [u for u in list_users(store)["user_id"] if u == args.name.strip().lower()]:
+        raise InputError(f"no account {args.name}; `urban-order user list` shows the accounts.")
+    ended = end_user_sessions(store, args.name, by="command line")
+    print(f"{ended} session(s) of {args.name} ended; it signs in again with its password")
     return 0

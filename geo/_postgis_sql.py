@@ -20,11 +20,11 @@ import shapely
 from psycopg import sql
 from shapely.geometry import MultiLineString, MultiPolygon
 
-from geo._aggregate import FINED_STATUS, ROLLUP_INDEX, measures
-from geo._store_rules import columns, filters
+from geo._aggregate import FINED_STATUS, measures
+from geo._store_rules import Index, columns, filters, indexes
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import StoreError
-from geo.model import KEYS, SCHEMAS, SPATIAL_TABLES, TIME_COLUMNS, conform, empty_frame
+from geo.model import SCHEMAS, SPATIAL_TABLES, TIME_COLUMNS, conform, empty_frame
 from geo.store import SCHEMA_VERSION, Query, describe
 
 if TYPE_CHECKING:
@@ -107,33 +107,24 @@ def create_table(schema: str, table: str) -> sql.Composed:
 def index_sql(schema: str, tables: Iterable[str] = SCHEMAS) -> Iterator[sql.Composed]:
     """The indexes of ``tables``, as the GeoPackage store has them, plus GiST on geometry."""
     for table in tables:
-        schema_cols = SCHEMAS[table]
         target = qualified(schema, table)
-        key = KEYS.get(table)
-        if key:
-            cols = [key, "valid_from"] if table in BOUNDARY_TABLES else [key]
-            yield _index(f"ix_{table}_key", target, cols, unique=True)
-        time_col = TIME_COLUMNS.get(table)
-        if time_col and "ward_id" in schema_cols:
-            yield _index(f"ix_{table}_time", target, ["ward_id", time_col])
-        for col in ("group_id", "category", "campaign_id", "track_id", "upload_id"):
-            if col in schema_cols and col != key:
-                yield _index(f"ix_{table}_{col}", target, [col])
-        rollup = ROLLUP_INDEX.get(table)
-        if rollup:
-            yield _index(f"ix_{table}_rollup", target, list(rollup))
+        for ix in indexes(table):
+            yield _index(ix, target)
         if table in SPATIAL_TABLES:
             yield sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist ({})").format(
                 sql.Identifier(f"ix_{table}_{GEOM}"), target, sql.Identifier(GEOM)
             )
 
 
-def _index(name: str, target: sql.Identifier, cols: list[str], *, unique: bool = False) -> Any:
-    return sql.SQL("CREATE {}INDEX IF NOT EXISTS {} ON {} ({})").format(
-        sql.SQL("UNIQUE " if unique else ""),
-        sql.Identifier(name),
+def _index(ix: Index, target: sql.Identifier) -> Any:
+    # ``ix.where`` is a constant of geo._store_rules, never user input
+    where = sql.SQL(" WHERE " + ix.where) if ix.where else sql.SQL("")
+    return sql.SQL("CREATE {}INDEX IF NOT EXISTS {} ON {} ({}){}").format(
+        sql.SQL("UNIQUE " if ix.unique else ""),
+        sql.Identifier(ix.name),
         target,
-        sql.SQL(", ").join(map(sql.Identifier, cols)),
+        sql.SQL(", ").join(map(sql.Identifier, ix.columns)),
+        where,
     )
 
 
@@ -258,7 +249,14 @@ def migrate(con: Connection, schema: str, version: int, operations: Sequence[Ope
             )
         elif isinstance(op, Sql):
             con.execute(op.statement.encode())
-    for statement in index_sql(schema):
+    # only tables this step has: a later step may add another the model indexes
+    have = {
+        name
+        for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (schema,)
+        )
+    }
+    for statement in index_sql(schema, [t for t in SCHEMAS if t in have]):
         con.execute(statement)
     con.execute(
         sql.SQL("UPDATE {} SET value = %s WHERE key = 'schema_version'").format(
@@ -268,8 +266,11 @@ def migrate(con: Connection, schema: str, version: int, operations: Sequence[Ope
     )
 
 
-def audit(con: Connection, schema: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Add audit rows ``(at, user, action, table, ids)`` and bump the data version.
+def audit(
+    con: Connection, schema: str, rows: Sequence[tuple[Any, ...]], *, versioned: bool = True
+) -> None:
+    """Add audit rows ``(at, user, action, table, ids)`` and bump the data version (unless
+    not ``versioned``: a write of :data:`geo.model.UNVERSIONED_TABLES` only).
 
     The last statements of every write: the data-version row stays locked until commit, so
     versions grow in commit order while the rest of concurrent writes ran in parallel.
@@ -280,7 +281,8 @@ def audit(con: Connection, schema: str, rows: Sequence[tuple[Any, ...]]) -> None
         ).format(qualified(schema, "audit_log")),
         [(pd.Timestamp(at).to_pydatetime(), *rest) for at, *rest in rows],
     )
-    bump(con, schema)
+    if versioned:
+        bump(con, schema)
 
 
 def bump(con: Connection, schema: str) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from geo._aggregate import ROLLUP_INDEX
 from geo.errors import StoreError
 from geo.model import KEYS, SCHEMAS, TIME_COLUMNS, local_time
 from geo.store import Query
@@ -48,6 +49,59 @@ def update_key(table: str, changes: Mapping[str, Mapping[str, object]]) -> str:
         if key in values:
             raise StoreError(f"the key {key} of {table} cannot be changed.")
     return key
+
+
+@dataclass(frozen=True)
+class Index:
+    """A secondary index as both stores build it: ``CREATE [UNIQUE] INDEX name ON table
+    (columns) [WHERE where]``."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    where: str | None = None
+
+
+#: Tables whose rows came from uploads (their ``upload_id`` is provenance, never searched by).
+_RECORD_TABLES = ("violations", "cleanups", "patrol_points", "citizen_reports")
+
+
+def indexes(table: str) -> list[Index]:
+    """The secondary indexes of ``table``, each serving a query the stores make.
+
+    Every index is a cost on each big upload (a sort of the table), so only the useful are
+    kept: records are never looked up by their upload (only the quarantine and duplicates
+    are); a table with a covering rollup index needs no index on ``category`` alone; and a
+    campaign index holds only the rows of a campaign (most have none), which still serves
+    ``campaign_id = ?``.
+
+    Examples
+    --------
+    >>> [i.name for i in indexes("violations")]  # doctest: +NORMALIZE_WHITESPACE
+    ['ix_violations_key', 'ix_violations_time', 'ix_violations_group_id',
+     'ix_violations_campaign_id', 'ix_violations_rollup']
+    """
+    schema = SCHEMAS[table]
+    found: list[Index] = []
+    key = KEYS.get(table)
+    if key:
+        cols = (key, "valid_from") if table in BOUNDARY_TABLES else (key,)
+        found.append(Index(f"ix_{table}_key", table, cols, unique=True))
+    time_col = TIME_COLUMNS.get(table)
+    if time_col and "ward_id" in schema:
+        found.append(Index(f"ix_{table}_time", table, ("ward_id", time_col)))
+    rollup = ROLLUP_INDEX.get(table)
+    for col in ("group_id", "category", "campaign_id", "track_id", "upload_id"):
+        if col not in schema or col == key:
+            continue
+        if (col == "category" and rollup) or (col == "upload_id" and table in _RECORD_TABLES):
+            continue
+        where = f'"{col}" IS NOT NULL' if col == "campaign_id" else None
+        found.append(Index(f"ix_{table}_{col}", table, (col,), where=where))
+    if rollup:
+        found.append(Index(f"ix_{table}_rollup", table, rollup))
+    return found
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ WRITE_CAPABILITY: dict[str, Capability] = {
     "groups": "boundaries",
     "streets": "boundaries",
     "users": "users",
+    # an administrator's new password or disabled account ends the account's sessions
+    "sessions": "users",
 }
 
 #: Updates of these columns need another capability than the table's uploads do.
@@ -72,6 +74,9 @@ class ScopedStore:
         p = self.principal
         if table == "audit_log":
             p.require("audit", what="read the audit log")
+            return self.store.read(table, q)
+        if table == "sessions":
+            p.require("users", what="read the sessions")
             return self.store.read(table, q)
         if table == "users":
             p.require("users", what="read the accounts")

@@ -227,7 +227,8 @@ def change_user(
     active: bool | None = None,
     email: str | None = None,
 ) -> None:
-    """Change an account's role, wards (``None``: every ward), e-mail or whether it is active."""
+    """Change an account's role, wards (``None``: every ward), e-mail or whether it is active
+    (disabling it ends its sessions)."""
     row = _user_row(store, user_id)
     if row is None:
         raise InputError(f"no account {user_id}.")
@@ -247,10 +248,12 @@ def change_user(
         changes["email"] = email.strip().lower() or None
     if changes:
         store.update("users", {row["user_id"]: changes}, user=by, action="change user")
+    if active is False:
+        _end_sessions(store, row["user_id"], by=by)
 
 
 def set_password(store: Store, user_id: str, password: str, *, by: str) -> None:
-    """Give an account a new password (its old hash is replaced)."""
+    """Give an account a new password (its old hash is replaced) and end its sessions."""
     row = _user_row(store, user_id)
     if row is None:
         raise InputError(f"no account {user_id}.")
@@ -260,6 +263,7 @@ def set_password(store: Store, user_id: str, password: str, *, by: str) -> None:
         user=by,
         action="set password",
     )
+    _end_sessions(store, row["user_id"], by=by)
 
 
 def list_users(store: Store) -> pd.DataFrame:
@@ -268,6 +272,14 @@ def list_users(store: Store) -> pd.DataFrame:
     out = users.drop(columns="password_hash")
     out.insert(len(out.columns), "has_password", users["password_hash"].notna().to_numpy())
     return out
+
+
+def _end_sessions(store: Store, user_id: str, *, by: str) -> None:
+    # a new password or a disabled account signs the account out everywhere (a stolen cookie
+    # dies with the password); geo.sessions builds on this module, hence the late import
+    from geo.sessions import end_user_sessions
+
+    end_user_sessions(store, user_id, by=by)
 
 
 def _user_row(store: Store, user_id: str) -> pd.Series | None:

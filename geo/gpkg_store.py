@@ -36,7 +36,7 @@ from geo import _aggregate
 from geo._rtree_pack import PackedTree, node_size, pack_rtree, write_rtree
 from geo._store_rules import check_columns as _check_columns
 from geo._store_rules import columns as _columns
-from geo._store_rules import filters, update_key
+from geo._store_rules import filters, indexes, update_key
 from geo.config import STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import StoreError
 from geo.model import (
@@ -44,6 +44,7 @@ from geo.model import (
     SCHEMAS,
     SPATIAL_TABLES,
     TIME_COLUMNS,
+    UNVERSIONED_TABLES,
     conform,
     empty_frame,
     local_time,
@@ -180,7 +181,9 @@ class GeoPackageStore:
                     )
                 elif isinstance(op, Sql):
                     con.execute(op.statement)
-            for sql in _index_sql():
+            # only tables this step has: a later step may add another the model indexes
+            have = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            for sql in _index_sql(tables=[t for t in SCHEMAS if t in have]):
                 con.execute(sql.replace(" INDEX ", " INDEX IF NOT EXISTS ", 1))
             con.execute(
                 "UPDATE urban_order_meta SET value = ? WHERE key = 'schema_version'",
@@ -429,7 +432,8 @@ class GeoPackageStore:
                 "VALUES (?, ?, ?, ?, ?)",
                 (_iso(pd.Series([now]))[0], user, action, table, summary),
             )
-            self._bump(con)
+            if table not in UNVERSIONED_TABLES:
+                self._bump(con)
 
         self._write_with_retry(run)
 
@@ -678,7 +682,8 @@ class GeoPackageStore:
             'INSERT INTO audit_log ("at", "user", "action", "table", "ids") VALUES (?, ?, ?, ?, ?)',
             rows,
         )
-        self._bump(con)
+        if {*tables, *(deleted or {})} - UNVERSIONED_TABLES:
+            self._bump(con)
 
     def _write_with_retry(self, run: Callable[[sqlite3.Connection], None]) -> None:
         deadline = time.monotonic() + _RETRY_SECONDS
@@ -763,23 +768,13 @@ def _select(table: str, where: str) -> str:
     return f"SELECT {', '.join(names)} FROM {_quote(table)}{where} ORDER BY fid"
 
 
-def _index_sql() -> Iterator[str]:
-    for table, schema in SCHEMAS.items():
-        key = KEYS.get(table)
-        if key and table in _BOUNDARY_TABLES:
-            yield f"CREATE UNIQUE INDEX ix_{table}_key ON {_quote(table)} ({key}, valid_from)"
-        elif key:
-            yield f"CREATE UNIQUE INDEX ix_{table}_key ON {_quote(table)} ({key})"
-        time_col = TIME_COLUMNS.get(table)
-        if time_col and "ward_id" in schema:
-            yield f"CREATE INDEX ix_{table}_time ON {_quote(table)} (ward_id, {_quote(time_col)})"
-        for col in ("group_id", "category", "campaign_id", "track_id", "upload_id"):
-            if col in schema and col != key:
-                yield f"CREATE INDEX ix_{table}_{col} ON {_quote(table)} ({col})"
-        rollup = _aggregate.ROLLUP_INDEX.get(table)
-        if rollup:
-            cols = ", ".join(map(_quote, rollup))
-            yield f"CREATE INDEX ix_{table}_rollup ON {_quote(table)} ({cols})"
+def _index_sql(*, tables: Iterable[str] = SCHEMAS) -> Iterator[str]:
+    for table in tables:
+        for ix in indexes(table):
+            cols = ", ".join(map(_quote, ix.columns))
+            where = f" WHERE {ix.where}" if ix.where else ""
+            unique = "UNIQUE " if ix.unique else ""
+            yield f"CREATE {unique}INDEX {ix.name} ON {_quote(table)} ({cols}){where}"
 
 
 def _time_column(table: str) -> str:

@@ -61,17 +61,28 @@ def _upload_ward(table: str) -> Sql:
     )
 
 
+_RECORD_TABLES = ("violations", "cleanups", "citizen_reports", "patrol_points")
+
 #: The operations that lead to each version from the one before.
 STEPS: dict[int, tuple[Operation, ...]] = {
     # 6: accounts for sign-in, and the ward of each upload (who may see its quarantine).
     6: (
         AddTable("users"),
         AddColumn("uploads", "ward_id"),
-        *(_upload_ward(t) for t in ("violations", "cleanups", "citizen_reports", "patrol_points")),
+        *(_upload_ward(t) for t in _RECORD_TABLES),
     ),
     # 7: aggregates count a case fined by its status too; the covering index of violations
     # gains the status (dropped here; every step rebuilds the model's missing indexes).
     7: (Sql("DROP INDEX IF EXISTS ix_violations_rollup"),),
+    # 8: sign-ins that survive a page reload (server-side sessions); fewer indexes for
+    # uploads to sort (geo._store_rules.indexes): none on a record's upload or on category
+    # beside the rollup index, and the campaign index holds campaign rows only (rebuilt so).
+    8: (
+        AddTable("sessions"),
+        Sql("DROP INDEX IF EXISTS ix_violations_category"),
+        *(Sql(f"DROP INDEX IF EXISTS ix_{t}_upload_id") for t in _RECORD_TABLES),
+        Sql("DROP INDEX IF EXISTS ix_violations_campaign_id"),
+    ),
 }
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "CATEGORIES",
     "SCHEMAS",
     "SPATIAL_TABLES",
+    "UNVERSIONED_TABLES",
     "VIOLATION_STATUSES",
     "Category",
     "FineRule",
@@ -207,6 +208,16 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "active": "boolean",
         "created_at": TS,
     },
+    # sign-ins that survive a reload: the SHA-256 of each browser's token, never the token
+    "sessions": {
+        "session_id": "string",
+        "user_id": "string",
+        "created_at": TS,
+        "expires_at": TS,
+        "last_seen_at": TS,
+        "revoked_at": TS,
+        "remember": "boolean",
+    },
     "audit_log": {
         "at": TS,
         "user": "string",
@@ -246,7 +257,12 @@ KEYS: dict[str, str] = {
     "campaigns": "campaign_id",
     "uploads": "upload_id",
     "users": "user_id",
+    "sessions": "session_id",
 }
+
+#: Tables whose writes leave the data version alone: it is the cache key of every page's
+#: loaders, and a sign-in or sign-out changes nothing they read.
+UNVERSIONED_TABLES: frozenset[str] = frozenset({"sessions"})
 
 #: The timestamp that places each record table in time (period filters use it).
 TIME_COLUMNS: dict[str, str] = {

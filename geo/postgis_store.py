@@ -35,7 +35,7 @@ from geo import _postgis_sql as q
 from geo._store_rules import check_columns, update_key
 from geo.config import TIMEZONE_NAME
 from geo.errors import StoreError
-from geo.model import KEYS, SCHEMAS, SPATIAL_TABLES, conform, local_time
+from geo.model import KEYS, SCHEMAS, SPATIAL_TABLES, UNVERSIONED_TABLES, conform, local_time
 from geo.store import SCHEMA_VERSION, BoundaryLevel, Query, describe
 
 if TYPE_CHECKING:
@@ -320,7 +320,8 @@ class PostGISStore:
                 if cur.rowcount != 1:
                     raise StoreError(f"{table} has no row with {key} = {ident!r}; nothing changed.")
             summary = ",".join(map(str, changes)) if len(changes) <= 50 else f"{len(changes)} rows"
-            q.audit(con, self.schema, [(now, user, action, table, summary)])
+            versioned = table not in UNVERSIONED_TABLES
+            q.audit(con, self.schema, [(now, user, action, table, summary)], versioned=versioned)
 
         self._write_with_retry(run)
 
@@ -447,7 +448,8 @@ class PostGISStore:
             keys = frame[key].dropna().astype(str).tolist() if key else []
             summary = ",".join(keys) if 0 < len(keys) <= 50 else f"{len(frame)} rows"
             rows.append((at, user, action, table, summary))
-        q.audit(con, self.schema, rows)
+        versioned = bool({*tables, *(deleted or {})} - UNVERSIONED_TABLES)
+        q.audit(con, self.schema, rows, versioned=versioned)
 
     def _meta_value(self, key: str) -> str:
         statement = sql.SQL("SELECT value FROM {} WHERE key = %s").format(self._meta)

@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Version of the table layout; a store of another version is refused with a message.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 BoundaryLevel = Literal["wards", "zones", "groups"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -70,8 +71,8 @@ def _loopback_only_page(browser, *, height: int):
 
 
 def _open(page, url: str, *, account: str = "quantri", screenshot: str | None = None) -> None:
-    """Open ``url`` in a new session and sign in there with a demo account (a reload starts a
-    new Streamlit session, which is signed out)."""
+    """Open ``url`` in a new session and sign in there with a demo account (each page of
+    ``browser.new_page`` has a browser context of its own: no session cookie)."""
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_label("Tài khoản").fill(account, timeout=60_000)
     page.get_by_label("Mật khẩu").fill(DEMO_PASSWORD)
@@ -238,6 +239,45 @@ def test_report_page_shows_the_month_paragraph_and_its_map(browser, app_url):
     page.screenshot(path=str(SCREENSHOTS / "report-citizen.png"), full_page=True)
     assert not foreign, f"the page tried to reach the internet: {foreign[:5]}"
     page.close()
+
+
+def test_a_remembered_sign_in_survives_a_reload_until_signing_out(browser, app_url):
+    """The session cookie (set by a script in the page) brings a reload straight to the map;
+    signing out clears it, and the reload shows the form again."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+
+    def session_cookie() -> dict | None:
+        return next((c for c in context.cookies() if c["name"] == "uo_session"), None)
+
+    try:
+        page.goto(app_url, wait_until="domcontentloaded")
+        page.get_by_label("Tài khoản").fill("doitrat", timeout=60_000)
+        page.get_by_label("Mật khẩu").fill(DEMO_PASSWORD)
+        page.get_by_text("Ghi nhớ đăng nhập trên máy này (14 ngày)").click()
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "signin-remember.png"))
+        page.get_by_role("button", name="Đăng nhập").click()
+        page.get_by_text("Đang đăng nhập:").first.wait_for(timeout=60_000)
+        page.wait_for_function("document.cookie.includes('uo_session=')", timeout=30_000)
+        cookie = session_cookie()
+        assert cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+        assert 13.9 * 86400 < cookie["expires"] - time.time() < 14.1 * 86400
+        # the script's element takes no room in the sidebar
+        script = page.get_by_test_id("stSidebar").get_by_test_id("stHtml")
+        assert script.bounding_box()["height"] == 0
+        page.reload(wait_until="domcontentloaded")
+        page.get_by_text("Đang đăng nhập:").first.wait_for(timeout=60_000)
+        assert page.get_by_label("Tài khoản").count() == 0
+        page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=60_000)
+        page.get_by_role("button", name="Đăng xuất").click()
+        page.get_by_label("Tài khoản").wait_for(timeout=30_000)
+        page.wait_for_function("!document.cookie.includes('uo_session=')", timeout=30_000)
+        page.reload(wait_until="domcontentloaded")
+        page.get_by_label("Tài khoản").wait_for(timeout=60_000)
+        assert session_cookie() is None
+    finally:
+        context.close()
 
 
 def test_language_switch_to_english(browser, app_url):

@@ -58,3 +58,25 @@ def test_problems_are_reported_and_change_nothing(db, monkeypatch, capsys):
                  "--no-password"]) == 2  # fmt: skip
     assert "--ward" in capsys.readouterr().err
     assert open_store(db).count("users") == 0
+
+
+def test_sign_out_ends_every_session_of_an_account(db, capsys):
+    import pandas as pd
+
+    from geo.sessions import resume_session, start_session
+
+    store = open_store(db)
+    users = pd.DataFrame(
+        {"user_id": ["lan", "hoa"], "display_name": ["Lan", "Hoa"], "role": ["staff", "staff"],
+         "wards": ["w1", "w1"], "active": [True, True]}
+    )  # fmt: skip
+    store.write({"users": users}, user="setup", action="users")
+    lan = [start_session(store, "lan", remember=r) for r in (False, True)]
+    hoa = start_session(store, "hoa", remember=True)
+    assert main(["user", "sign-out", "--db", str(db), "lan"]) == 0
+    assert "2 session(s) of lan ended" in capsys.readouterr().out
+    assert store.read("audit_log")["user"].tolist()[-1] == "command line"
+    assert [resume_session(store, t) for t in lan] == [None, None]
+    assert resume_session(store, hoa).user_id == "hoa"
+    assert main(["user", "sign-out", "--db", str(db), "nobody"]) == 2
+    assert "no account nobody" in capsys.readouterr().err

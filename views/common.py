@@ -7,9 +7,11 @@ the same object, so pages must treat what they get as read-only.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -28,6 +30,7 @@ from geo.config import DEFAULT_STORE_PATH, TIMEZONE_NAME
 from geo.errors import AccessDeniedError
 from geo.i18n import LANGUAGES, Lang, category_label, number, t, translations
 from geo.model import CATEGORIES, SCHEMAS
+from geo.sessions import REMEMBERED, end_session, resume_session
 from geo.store import Query, Store, describe, is_postgis_url, open_store
 
 if TYPE_CHECKING:  # the sign-in page imports this module: no folium, scipy… before it is drawn
@@ -139,9 +142,110 @@ def signed_in_user() -> str:
     return require("view").user_id
 
 
+# -- the sign-in cookie (see geo.sessions) ------------------------------------------------------
+
+#: The cookie that carries a browser's session token.
+SESSION_COOKIE = "uo_session"
+_TOKEN_KEY = "session-token"  # this session's token, to end it on signing out
+_TRIED_KEY = "session-token-tried"  # the cookie's token, once resumed or refused
+_CHECKED_KEY = "session-checked"  # when the store last confirmed this session (monotonic s)
+_COOKIE_KEY = "session-cookie"  # the cookie to write in the next run
+#: How often an open page asks the store whether its session still holds (revoked elsewhere:
+#: signed out everywhere, a new password, a disabled account; a changed role or ward).
+RECHECK_S = 60.0
+
+
+def cookie_token() -> str | None:
+    """The session token the browser sent when this page was loaded (its cookie), or None.
+
+    ``st.context.cookies`` holds the cookies of the websocket's opening request: a cookie set
+    or cleared later is seen by the next page load only.
+    """
+    try:
+        token = st.context.cookies.get(SESSION_COOKIE)
+    except RuntimeError:  # no server (an AppTest)
+        return None
+    return token or None
+
+
+def session_principal(store: Store) -> Principal | None:
+    """The signed-in user of this session: signed in before, or now from the browser's
+    cookie (:func:`resume_signed_in`). Once a minute (:data:`RECHECK_S`) the store confirms
+    the session and gives the user's current role and wards; a session ended elsewhere signs
+    this page out too."""
+    who = principal()
+    if who is None:
+        return resume_signed_in(store)
+    token = st.session_state.get(_TOKEN_KEY)
+    now = time.monotonic()
+    if token is None or now - st.session_state.get(_CHECKED_KEY, now) < RECHECK_S:
+        return who
+    st.session_state[_CHECKED_KEY] = now
+    fresh = resume_session(store, token)
+    if fresh is None:
+        log.info("%s's session ended elsewhere: signed out", who.user_id)
+        for key in (PRINCIPAL_KEY, _TOKEN_KEY):
+            st.session_state.pop(key, None)
+        st.session_state[_COOKIE_KEY] = None
+        return None
+    st.session_state[PRINCIPAL_KEY] = fresh
+    return fresh
+
+
+def resume_signed_in(store: Store) -> Principal | None:
+    """Sign this session in from the browser's cookie, if it carries a live session; a
+    stale cookie is cleared. Tries each token once per session: one indexed read, no
+    password hashing."""
+    token = cookie_token()
+    if token is None or st.session_state.get(_TRIED_KEY) == token:
+        return None
+    st.session_state[_TRIED_KEY] = token
+    who = resume_session(store, token)
+    if who is None:
+        st.session_state[_COOKIE_KEY] = None
+        return None
+    st.session_state[PRINCIPAL_KEY] = who
+    st.session_state[_TOKEN_KEY] = token
+    st.session_state[_CHECKED_KEY] = time.monotonic()
+    return who
+
+
+def remember_session(token: str, *, remember: bool) -> None:
+    """Keep ``token`` as this session's, and have the browser keep it in its cookie: for
+    :data:`geo.sessions.REMEMBERED` when ``remember``, else until the browser closes."""
+    st.session_state[_TOKEN_KEY] = token
+    st.session_state[_TRIED_KEY] = token
+    st.session_state[_CHECKED_KEY] = time.monotonic()
+    st.session_state[_COOKIE_KEY] = (token, int(REMEMBERED.total_seconds()) if remember else None)
+
+
+def write_session_cookie() -> None:
+    """Set or clear the browser's session cookie if this session asked for it (the script's
+    element takes no room, but the gap before it does: place it last in its column)."""
+    if _COOKIE_KEY not in st.session_state:
+        return
+    st.html(cookie_script(st.session_state.pop(_COOKIE_KEY)), unsafe_allow_javascript=True)
+
+
+def cookie_script(cookie: tuple[str, int | None] | None) -> str:
+    """The ``<script>`` that sets the session cookie to ``(token, max_age_s)`` (no max age:
+    until the browser closes), or clears it (``None``). ``Secure`` under https."""
+    if cookie is None:
+        value, age = "", "; Max-Age=0"
+    else:
+        value, max_age = cookie
+        age = "" if max_age is None else f"; Max-Age={int(max_age)}"
+    attributes = json.dumps(f"; Path=/; SameSite=Strict{age}")
+    pair = json.dumps(f"{SESSION_COOKIE}={value}")
+    return (
+        "<script>document.cookie = "
+        f"{pair} + {attributes} + (location.protocol === 'https:' ? '; Secure' : '');</script>"
+    )
+
+
 def _check_read(table: str, ward_id: str | None) -> None:
     who = require("view")
-    if table in ("audit_log", "users"):
+    if table in ("audit_log", "users", "sessions"):
         raise AccessDeniedError(f"{table} is read through session_store() only.")
     if ward_id is None and who.wards is not None and "ward_id" in SCHEMAS[table]:
         raise AccessDeniedError(f"a read of {table} must name one of {who.user_id}'s wards.")
@@ -320,7 +424,12 @@ def translated(
 
 
 def sign_out() -> None:
-    """Forget this session's user (and leave the identity provider's session too)."""
+    """End this session's sign-in in the store and the browser's cookie, forget its user
+    (and leave the identity provider's session too)."""
+    token = st.session_state.pop(_TOKEN_KEY, None)
+    if token:
+        end_session(get_store(store_location()), token)
+    st.session_state[_COOKIE_KEY] = None
     st.session_state.pop(PRINCIPAL_KEY, None)
     if oidc_configured() and st.user.is_logged_in:
         st.logout()

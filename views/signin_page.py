@@ -1,7 +1,10 @@
 """Sign-in: a local account and password, or the deployment's identity provider (``st.login``).
 
 A store without any account first asks for its administrator. The embedded demo store comes
-with one account per role, listed on this page.
+with one account per role, listed on this page. Signing in starts a session
+(:mod:`geo.sessions`) whose token the browser keeps in a cookie, so a reload or a new tab stays
+signed in: until the browser closes (at most 12 hours), or 14 days when the user ticks "keep me
+signed in".
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import streamlit as st
 
 from geo.auth import Principal, Throttle, add_user, authenticate, principal_for_email
 from geo.config import DEFAULT_STORE_PATH
-from geo.errors import UrbanOrderError
+from geo.errors import StoreError, UrbanOrderError
 from geo.i18n import Lang, t
+from geo.sessions import start_session
 from geo.store import Store
-from views.common import PRINCIPAL_KEY, language_choice, oidc_configured
+from views.common import PRINCIPAL_KEY, language_choice, oidc_configured, remember_session
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +43,10 @@ def render(store: Store) -> None:
     with st.form("sign-in"):
         account = st.text_input(t("auth.account", lg), key="signin-account")
         password = st.text_input(t("auth.password", lg), type="password", key="signin-password")
+        remember = st.checkbox(t("auth.remember", lg), key="signin-remember")
         submitted = st.form_submit_button(t("auth.sign_in", lg), type="primary")
     if submitted:
-        _try(store, account.strip().lower(), password, lg)
+        _try(store, account.strip().lower(), password, lg, remember=remember)
     if str(store.location) == str(DEFAULT_STORE_PATH):
         # only here: geo.demo imports what building the demo needs (scipy…)
         from geo.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
@@ -58,7 +63,7 @@ def render(store: Store) -> None:
         )
 
 
-def _try(store: Store, account: str, password: str, lg: Lang) -> None:
+def _try(store: Store, account: str, password: str, lg: Lang, *, remember: bool) -> None:
     throttle, now = _throttle(), time.monotonic()
     wait = throttle.wait_s(account, now=now)
     if wait > 0:
@@ -70,11 +75,15 @@ def _try(store: Store, account: str, password: str, lg: Lang) -> None:
         st.error(t("auth.failed", lg))
         return
     throttle.succeeded(account)
-    _sign_in(who)
+    _sign_in(store, who, remember=remember)
 
 
-def _sign_in(who: Principal) -> None:
+def _sign_in(store: Store, who: Principal, *, remember: bool = False) -> None:
     log.info("%s signed in (%s)", who.user_id, who.role)
+    try:
+        remember_session(start_session(store, who, remember=remember), remember=remember)
+    except StoreError as exc:  # signed in all the same, for this page only
+        log.warning("no session kept for %s: %s", who.user_id, exc)
     st.session_state[PRINCIPAL_KEY] = who
     st.rerun()
 
@@ -90,7 +99,7 @@ def _identity_provider(store: Store, lg: Lang) -> None:
         st.error(t("auth.no_account_for", lg, email=email or "?"))
         st.button(t("auth.sign_out", lg), on_click=st.logout)
         return
-    _sign_in(who)
+    _sign_in(store, who)
 
 
 def _first_admin(store: Store, lg: Lang) -> None:
@@ -114,4 +123,4 @@ def _first_admin(store: Store, lg: Lang) -> None:
     except UrbanOrderError as exc:
         st.error(str(exc))
         return
-    _sign_in(who)
+    _sign_in(store, who)

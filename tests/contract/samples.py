@@ -179,6 +179,7 @@ def make_v5_store(url: str) -> None:
     con, schema = _pg(url)
     with con, con.transaction():
         con.execute(f'DROP TABLE "{schema}".users')
+        con.execute(f'DROP TABLE "{schema}".sessions')
         con.execute(f'ALTER TABLE "{schema}".uploads DROP COLUMN ward_id')
         con.execute(
             f"UPDATE \"{schema}\".urban_order_meta SET value = '5' WHERE key = 'schema_version'"
