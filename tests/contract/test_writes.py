@@ -115,9 +115,15 @@ def test_big_batches_take_the_bulk_path_and_still_refuse_repeated_keys(
         import geo.gpkg_store as gs
 
         monkeypatch.setattr(gs, "_REINDEX_ROWS", 600)
+        monkeypatch.setattr(gs, "_CONVERT_ROWS", 256)  # rows converted in slices, ahead
     indexes = index_names(store_url, "violations")
     assert {"ix_violations_key", "ix_violations_time", "ix_violations_group_id"} <= indexes
-    store.write({"violations": violations(700)}, user="t", action="big")
+    written = violations(700)
+    store.write({"violations": written}, user="t", action="big")
+    back = store.read("violations")
+    assert back["record_id"].tolist() == written["record_id"].tolist()
+    assert back.geometry.geom_equals_exact(written.geometry.reset_index(drop=True), 1e-9).all()
+    assert back["observed_at"].tolist() == written["observed_at"].tolist()
     repeated = violations(1500, start=650)  # 50 ids already stored, more rows than held
     with pytest.raises(StoreError, match=r"violations.*record_id"):
         store.write({"violations": repeated}, user="t", action="big again")
