@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Sequence
 
@@ -37,10 +38,28 @@ def feature_collection(
 
     ``digits=6`` keeps ~0.1 m, far below GPS and digitising error, and roughly halves the
     payload that every rerun sends to the browser.
+
+    Text properties are HTML-escaped: folium's tooltips put them into the page as HTML, and
+    they come from users and OpenStreetMap (a street named ``<img onerror=…>`` must show as
+    text, not run in the app's origin, where the sign-in cookie lives).
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point
+    >>> gdf = gpd.GeoDataFrame({"name": ["<b>Ngõ 4 & 5</b>"], "n": [3]}, geometry=[Point(0, 0)])
+    >>> feature_collection(gdf, properties=["name", "n"])["features"][0]["properties"]
+    {'name': '&lt;b&gt;Ngõ 4 &amp; 5&lt;/b&gt;', 'n': 3}
     """
     geoms = shapely.transform(gdf.geometry.values, lambda xy: np.round(xy, digits))
     props = gdf[list(properties)].astype(object)
     props = props.where(props.notna(), None)
+    for column in props.columns:
+        values = props[column].to_numpy()
+        text = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values))
+        if text.any():
+            values = values.copy()
+            values[text] = [html.escape(v) for v in values[text]]
+            props[column] = values
     records = props.to_dict("records")
     features = [
         {"type": "Feature", "properties": rec, "geometry": geom.__geo_interface__}

@@ -208,3 +208,20 @@ def test_legend_shows_the_values_each_class_holds():
     assert labels == [
         f"{v.min():.0f}" if v.min() == v.max() else f"{v.min():.0f} – {v.max():.0f}" for v in held
     ]
+
+
+def test_names_reach_the_tooltips_as_text_not_html():
+    """Tooltips put properties into the page as HTML, in the app's origin (where the sign-in
+    cookie lives): a zone named with markup must show as text."""
+    zones = gpd.GeoDataFrame(
+        {"zone_id": ["z1"], "name": ['<img src=x onerror="alert(1)">']},
+        geometry=[box(105.83, 21.00, 105.84, 21.01)],
+        crs=4326,
+    )
+    page = folium.Map(location=[21.005, 105.835])
+    zones_layer(zones).add_to(page)
+    rendered = page.get_root().render()
+    # folium writes "<" and "&" in its JSON as \u003c and \u0026; the page's script then
+    # holds the text the tooltip's innerHTML receives
+    assert "\\u003cimg src=x" not in rendered and "<img src=x" not in rendered
+    assert "\\u0026lt;img src=x onerror=\\u0026quot;alert(1)\\u0026quot;\\u0026gt;" in rendered
