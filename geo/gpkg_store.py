@@ -489,8 +489,8 @@ class GeoPackageStore:
         # Columns empty in every row are left to their default (NULL): binding a million
         # NULLs each is a good part of a big upload's write.
         columns = [c for c in _columns(table) if frame[c].notna().any()] or _columns(table)[:1]
+        values = [_python_values(frame[c], SCHEMAS[table][c]) for c in columns]
         names = [_quote(c) for c in columns]
-        geoms: np.ndarray | None = None
         if table in SPATIAL_TABLES:
             geoms = np.asarray(frame.geometry.values, dtype=object)
             if SPATIAL_TABLES[table] == "MultiPolygon":
@@ -501,25 +501,20 @@ class GeoPackageStore:
                     ],
                     dtype=object,
                 )
+            values.append(_encode(geoms))
             names.append(_GEOM)
             self._grow_extent(con, table, geoms)
-
-        def rows(lo: int, hi: int) -> Iterator[tuple[Any, ...]]:
-            part = frame.iloc[lo:hi]
-            values = [_python_values(part[c], SCHEMAS[table][c]) for c in columns]
-            if geoms is not None:
-                values.append(_encode(geoms[lo:hi]))
-            return zip(*values, strict=True)
-
         marks = ", ".join("?" * len(names))
         sql = f"INSERT INTO {_quote(table)} ({', '.join(names)}) VALUES ({marks})"
         key = KEYS.get(table)
         bulk = len(frame) >= _BULK_ROWS
         try:
             if bulk:
-                self._bulk_insert(con, table, sql, _converted(rows, len(frame)), len(frame), geoms)
+                self._bulk_insert(
+                    con, table, sql, values, geoms if table in SPATIAL_TABLES else None
+                )
             else:
-                con.executemany(sql, rows(0, len(frame)))
+                con.executemany(sql, zip(*values, strict=True))
         except sqlite3.IntegrityError as exc:
             raise StoreError(
                 f"{self.path}: table {table} already holds a row with one of these "
@@ -531,8 +526,7 @@ class GeoPackageStore:
         con: sqlite3.Connection,
         table: str,
         sql: str,
-        rows: Iterator[tuple[Any, ...]],
-        n: int,
+        values: list[list[Any]],
         geoms: np.ndarray | None,
     ) -> None:
         """Insert many rows with GDAL's per-row triggers set aside, then index them at once.
@@ -551,7 +545,7 @@ class GeoPackageStore:
         # Past a size, building the secondary indexes afresh (a sort) beats updating them row by
         # row; a unique index that cannot be rebuilt means a repeated key and aborts the batch.
         indexes = []
-        if n >= _REINDEX_ROWS:
+        if len(values[0]) >= _REINDEX_ROWS:
             indexes = con.execute(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
                 "AND name LIKE 'ix_%'",
@@ -566,6 +560,7 @@ class GeoPackageStore:
             f"coalesce(max(fid), 0)) FROM {_quote(table)}",
             (table,),
         ).fetchone()
+        n = len(values[0])
         with ThreadPoolExecutor(1, thread_name_prefix="rtree") as beside:
             rtree = f"rtree_{table}_{_GEOM}"
             boxes: tuple[np.ndarray, np.ndarray] | None = None
@@ -577,7 +572,7 @@ class GeoPackageStore:
                 # the packed tree is computed on a second core while SQLite writes the rows
                 # and sorts the indexes (it releases the GIL meanwhile)
                 packing = self._start_packing(con, beside, rtree, *boxes)
-            con.executemany(sql, rows)
+            con.executemany(sql, zip(*values, strict=True))
             for _, index_sql in indexes:
                 con.execute(index_sql)
             (after,) = con.execute(f"SELECT coalesce(max(fid), 0) FROM {_quote(table)}").fetchone()
@@ -934,27 +929,6 @@ def _python_values(values: pd.Series, dtype: str) -> list[Any]:
         return out.tolist()
     text: pd.Series = values.astype("string")
     return text.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]
-
-
-#: Rows converted for SQLite at a time in a big write (see :func:`_converted`).
-_CONVERT_ROWS = 50_000
-
-
-def _converted(
-    rows: Callable[[int, int], Iterator[tuple[Any, ...]]], n: int
-) -> Iterator[tuple[Any, ...]]:
-    """The ``n`` rows of ``rows(lo, hi)``, each slice converted on a second thread while SQLite
-    writes the one before (it lets go of the GIL for each row it writes)."""
-    with ThreadPoolExecutor(1, thread_name_prefix="convert") as ahead:
-        starts = range(0, n, _CONVERT_ROWS)
-        coming = ahead.submit(lambda lo: list(rows(lo, lo + _CONVERT_ROWS)), 0)
-        for lo in starts:
-            ready = coming.result()
-            if lo + _CONVERT_ROWS < n:
-                coming = ahead.submit(
-                    lambda lo: list(rows(lo, lo + _CONVERT_ROWS)), lo + _CONVERT_ROWS
-                )
-            yield from ready
 
 
 def _frame(table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> pd.DataFrame:

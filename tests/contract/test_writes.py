@@ -115,7 +115,6 @@ def test_big_batches_take_the_bulk_path_and_still_refuse_repeated_keys(
         import geo.gpkg_store as gs
 
         monkeypatch.setattr(gs, "_REINDEX_ROWS", 600)
-        monkeypatch.setattr(gs, "_CONVERT_ROWS", 256)  # rows converted in slices, ahead
     indexes = index_names(store_url, "violations")
     assert {"ix_violations_key", "ix_violations_time", "ix_violations_group_id"} <= indexes
     written = violations(700)
