@@ -569,10 +569,15 @@ class GeoPackageStore:
                 bounds = shapely.bounds(geoms)
                 keep = ~np.isnan(bounds[:, 0])
                 boxes = (np.arange(before + 1, before + n + 1)[keep], bounds[keep])
-                # the packed tree is computed on a second core while SQLite writes the rows
-                # and sorts the indexes (it releases the GIL meanwhile)
+            # The packed tree is computed on a second core while SQLite sorts the indexes:
+            # in their sorts SQLite lets go of the GIL for long, in the inserts for a moment
+            # per row only (the packing would then keep the inserts waiting for the GIL).
+            # A batch too small to re-sort its indexes packs beside the inserts.
+            if boxes is not None and not indexes:
                 packing = self._start_packing(con, beside, rtree, *boxes)
             con.executemany(sql, zip(*values, strict=True))
+            if boxes is not None and indexes:
+                packing = self._start_packing(con, beside, rtree, *boxes)
             for _, index_sql in indexes:
                 con.execute(index_sql)
             (after,) = con.execute(f"SELECT coalesce(max(fid), 0) FROM {_quote(table)}").fetchone()
