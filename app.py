@@ -6,7 +6,8 @@ Holds no domain logic: pages live in ``views/``, the domain in ``geo/``.
 Page modules are imported when their page first runs, not here: the sign-in page would
 otherwise wait for what the other pages use (scipy, osmnx, matplotlib…: seconds on a server's
 first visit). After the server's first run a thread imports them while the server is idle
-(:func:`_warm_up`).
+(:func:`_warm_up`). ``urban-order app`` starts the server through ``views/serve.py``, which
+imports the sign-in and map pages before the server listens.
 """
 
 from __future__ import annotations

@@ -179,7 +179,8 @@ def _app(args: argparse.Namespace) -> int:
     if args.db is not None:
         env[DB_ENV] = args.db if is_postgis_url(args.db) else str(Path(args.db).resolve())
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+        # streamlit run, after importing what a first visit needs (views/serve.py)
+        sys.executable, "-m", "views.serve", "run", str(PROJECT_ROOT / "app.py"),
         "--server.port", str(args.port),
         "--server.address", args.address,
         "--server.enableStaticServing", "true",

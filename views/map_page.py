@@ -12,7 +12,6 @@ from typing import Literal
 import folium
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from geo.access import ScopedStore
 from geo.i18n import Lang, t
@@ -69,6 +68,9 @@ def render(filters: Filters) -> None:
     period = dataclasses.replace(filters.query(), categories=None)
     cleanups = load_records(store.location, version, "cleanups", period)
     fmap = _map(filters, ward, zones, rates, streets, records, basis, cleanups)
+    # here, not at the top: the city view (an iframe) never needs it, and it is 0.2 s to import
+    from streamlit_folium import st_folium
+
     st_folium(
         fmap,
         key="ward-map",

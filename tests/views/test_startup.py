@@ -41,6 +41,8 @@ def test_the_sign_in_page_imports_no_page_and_no_mapping_library():
 
 def test_the_map_page_imports_nothing_only_other_pages_use():
     assert _imported_after("import views.map_page", OTHER_PAGES) == []
+    # the city view is an iframe: st_folium (0.2 s) is imported by the ward view only
+    assert _imported_after("import views.map_page", ("streamlit_folium",)) == []
 
 
 def test_a_sign_in_run_of_the_app_imports_no_other_page(demo_store, tmp_path):
