@@ -27,9 +27,10 @@ frame too, saw it). Two kinds of visits:
 Sessions live in the store, and a cookie does not depend on the port, so the context that
 signed in on one server returns to the next servers of the same store. The cases:
 
-- ``*_first``: the first session after the server started: the server also imports what the
-  sign-in page (for a sign-in) and the map page use (the app imports its other pages later,
-  once the server has been idle for a few seconds) and has nothing cached;
+- ``*_first``: the first session after the server started: nothing cached, and the first run
+  of the app's script (``urban-order app`` imports the sign-in and map pages before the server
+  listens, ``views/serve.py``; the app imports its other pages later, once the server has been
+  idle for a few seconds);
 - ``*_cold``: the first visit of a new server whose sign-in page was opened once before
   (the sign-in page's modules imported, no data read or cached; ``server_first_page_s``:
   that sign-in page): the map's cold path, with the map page's own imports, as the visit
@@ -44,11 +45,12 @@ returning first case, and the session switch below.
 - ``switch_cold_s`` / ``switch_warm_s``: in a signed-in session of a third server (modules
   imported, nothing cached), the ward view shown, choosing "all my wards": seconds from the
   click to the city map painted, the first time and again after going back to the ward. No
-  page load, no sign-in: the city view's own time to first paint, on which the issue's 3 s
-  are judged (cold); the visits above show what Streamlit's page load and the sign-in add.
+  page load, no sign-in: the city view's own time to first paint; the visits above add
+  Streamlit's page load (and the sign-in).
 
 In each returning visit, ``rerun_*_s`` and ``rerun_bytes_*``: a rerun that changes a filter
-(one category fewer), from the click to the new KPIs shown and the run finished, and the
+(one category fewer; the first such change on each server, so its aggregate is computed then),
+from the click to the new KPIs shown and the run finished, and the
 websocket bytes the browser received for it; ``first_bytes_*``: bytes received from the
 navigation to the end of the map page's first run (``signin_bytes_*``: from sending the form
 to the end of that run, in a sign-in).
