@@ -74,7 +74,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -191,15 +192,25 @@ def new_context(browser: Any) -> Any:
     return browser.new_context(viewport={"width": 1400, "height": 1000})
 
 
-def sign_in(context: Any, url: str, *, timeout_s: float = 120.0) -> dict[str, float]:
-    """Open the city view signed out, sign in with the form, wait for the map and the end of
-    the run; the context keeps the session cookie. Times from the navigation start."""
+@contextmanager
+def _city_page(context: Any, url: str) -> Iterator[tuple[Any, _Socket]]:
+    """A new page of ``context`` on ``/?view=city``, its frames and websocket watched from
+    the navigation on; closed afterwards."""
     page = context.new_page()
     socket = _Socket()
     socket.attach(page)
     try:
         page.add_init_script(_WATCH)
         page.goto(f"{url}/?view=city", wait_until="commit")
+        yield page, socket
+    finally:
+        page.close()
+
+
+def sign_in(context: Any, url: str, *, timeout_s: float = 120.0) -> dict[str, float]:
+    """Open the city view signed out, sign in with the form, wait for the map and the end of
+    the run; the context keeps the session cookie. Times from the navigation start."""
+    with _city_page(context, url) as (page, socket):
         _seen(page, "form", timeout_s=timeout_s)
         page.get_by_label("Tài khoản").fill(ACCOUNT)
         page.get_by_label("Mật khẩu").fill(PASSWORD)
@@ -218,8 +229,6 @@ def sign_in(context: Any, url: str, *, timeout_s: float = 120.0) -> dict[str, fl
             "map_s": (painted - sent) / 1000,
             "signin_bytes": socket.mark(),
         }
-    finally:
-        page.close()
 
 
 def visit(context: Any, url: str, *, timeout_s: float = 120.0) -> dict[str, float]:
@@ -228,12 +237,7 @@ def visit(context: Any, url: str, *, timeout_s: float = 120.0) -> dict[str, floa
 
     Times are the browser's, from the navigation start of the visit.
     """
-    page = context.new_page()
-    socket = _Socket()
-    socket.attach(page)
-    try:
-        page.add_init_script(_WATCH)
-        page.goto(f"{url}/?view=city", wait_until="commit")
+    with _city_page(context, url) as (page, socket):
         painted = _seen(page, "painted", timeout_s=timeout_s)
         noticed = _now_ms(page)
         if page.evaluate("window.__bench.form"):
@@ -258,8 +262,6 @@ def visit(context: Any, url: str, *, timeout_s: float = 120.0) -> dict[str, floa
             "records_shown": records,
             "records_after_filter": fewer,
         }
-    finally:
-        page.close()
 
 
 def switch(browser: Any, url: str, *, timeout_s: float = 120.0) -> dict[str, float]:

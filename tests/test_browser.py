@@ -72,7 +72,9 @@ def _loopback_only_page(browser, *, height: int):
 
 def _open(page, url: str, *, account: str = "quantri", screenshot: str | None = None) -> None:
     """Open ``url`` in a new session and sign in there with a demo account (each page of
-    ``browser.new_page`` has a browser context of its own: no session cookie)."""
+    ``browser.new_page`` has a browser context of its own; a page signed in before forgets
+    its session cookie first, as another person's browser would not have it)."""
+    page.context.clear_cookies()
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_label("Tài khoản").fill(account, timeout=60_000)
     page.get_by_label("Mật khẩu").fill(DEMO_PASSWORD)
