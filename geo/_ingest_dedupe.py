@@ -37,14 +37,22 @@ def identify(records: gpd.GeoDataFrame, kind: str, ctx: _Context) -> gpd.GeoData
         return _track_ids(records)
     key = KEYS[TABLES[kind]]
     when = records[TIME_FIELDS[kind]]
-    stamp = _utc_seconds(when)
-    content = (
-        kind
-        + "|" + records.get("category", pd.Series("", index=records.index)).fillna("").astype(str)
-        + "|" + stamp
-        + "|" + _float_text(records.geometry.x.round(6))
-        + "|" + _float_text(records.geometry.y.round(6))
-    )  # fmt: skip
+    category = records.get("category", pd.Series("", index=records.index)).fillna("").astype(str)
+    parts = [
+        category,
+        _utc_seconds(when),
+        _float_text(records.geometry.x.round(6)),
+        _float_text(records.geometry.y.round(6)),
+    ]
+    # "kind|category|time|x|y", joined by Arrow; a missing part leaves the text missing, as
+    # pandas' + does, but then pandas joins them so that the id stays what it always was
+    text = [pa.array(p.array, type=pa.large_string()) for p in parts]
+    joined = pc.binary_join_element_wise(pa.scalar(kind, pa.large_string()), *text,
+                                         pa.scalar("|", pa.large_string()))  # fmt: skip
+    if joined.null_count:
+        content = kind + "|" + parts[0] + "|" + parts[1] + "|" + parts[2] + "|" + parts[3]
+    else:
+        content = pd.Series(pd.array(joined, dtype=_STR), index=records.index)
     derived = _content_ids(content)
     own = records[key].astype("string") if key in records.columns else None
     records[key] = own.fillna(derived) if own is not None else derived.astype("string")
@@ -89,8 +97,11 @@ def _utc_seconds(when: pd.Series) -> pd.Series:
     ['2025-07-01T00:30:15', '']
     """
     utc = when.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
-    text = np.datetime_as_string(utc.astype("datetime64[s]"), unit="s")
-    return pd.Series(np.where(pd.isna(utc), "", text), index=when.index, dtype=object)
+    numpy_text = np.datetime_as_string(utc.astype("datetime64[s]"), unit="s")
+    # through Arrow, not numpy's fixed-width text: ~2x faster for a million times
+    text = pa.array(numpy_text, type=pa.large_string())
+    text = pc.if_else(pa.array(np.isnat(utc)), pa.scalar("", pa.large_string()), text)
+    return pd.Series(pd.array(text, dtype=_STR), index=when.index)
 
 
 def _content_ids(content: pd.Series) -> pd.Series:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from geo._ingest_dedupe import (
     _near_pairs,
     _near_pairs_by_time,
     _utc_seconds,
+    identify,
 )
 
 MINUTE = 60 * 10**9
@@ -143,3 +145,33 @@ def test_identify_gives_the_ids_of_the_first_formula():
     )  # fmt: skip
     got = identify(records.copy(), "violations", ctx=None)  # type: ignore[arg-type]
     assert got["record_id"].tolist() == _reference_ids(content)
+
+
+def test_records_get_the_ids_their_content_always_gave():
+    """identify joins the content in Arrow: the ids are those of the first formula (pandas'
+    text of each part joined by "|"), a missing time or category included."""
+    rng = np.random.default_rng(8)
+    n = 500
+    when = pd.Series(
+        pd.Timestamp("2025-03-01", tz="Asia/Ho_Chi_Minh")
+        + pd.to_timedelta(rng.integers(0, 10**9, n), unit="ms")
+    )
+    when[::17] = pd.NaT
+    category = pd.Series(rng.choice(["littering", "street_vending", None], n), dtype="string")
+    x, y = 105.83 + rng.random(n) / 100, 21.0 + rng.random(n) / 100
+    x[3], y[5] = 105.0, 21.00001  # whole and exponent-prone decimals
+    records = gpd.GeoDataFrame(
+        {"category": category, "observed_at": when, "record_id": pd.NA},
+        geometry=gpd.points_from_xy(x, y),
+        crs=4326,
+    )
+    records.loc[7, "record_id"] = "own-id"  # a file's own id is kept
+    got = identify(records.copy(), "violations", None)["record_id"].tolist()  # type: ignore[arg-type]
+    stamp = when.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
+    content = (
+        "violations|" + category.fillna("").astype(str) + "|" + stamp
+        + "|" + pd.Series(x).round(6).astype(str) + "|" + pd.Series(y).round(6).astype(str)
+    )  # fmt: skip
+    expected = _reference_ids(content)
+    expected[7] = "own-id"
+    assert got == expected
