@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.children import no_main_script
 from tests.concurrency._workload import Plan, check_store, run_worker, setup_store, upload_all
 
 
@@ -31,8 +32,9 @@ def test_four_processes_uploading_at_once_give_exact_counts(store_url, record_pr
         for w in range(plan.workers)
     ]
     started = time.perf_counter()
-    for p in workers:
-        p.start()
+    with no_main_script():
+        for p in workers:
+            p.start()
     try:
         results = [queue.get(timeout=240) for _ in workers]
     finally:

@@ -27,11 +27,9 @@ import os
 import sys
 import tempfile
 import tomllib
-import types
 import unicodedata
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +44,7 @@ from geo.ingest import UploadOptions, commit_upload, prepare_upload
 from geo.model import SCHEMAS
 from geo.readers import ReadLimits, read_upload, upload_name
 from geo.store import Store, open_store
+from tests.children import no_main_script
 from tests.hostile import _child, corpus
 from tests.hostile.corpus import MIB, REFUSED
 
@@ -87,7 +86,7 @@ def upload_in_child(data: bytes, name: str, db: Path, options: UploadOptions) ->
         source.write_bytes(data)
         receive, send = ctx.Pipe(duplex=False)
         child = ctx.Process(target=_child.run, args=(str(source), name, str(db), options, send))
-        with _no_main_script():
+        with no_main_script():
             child.start()
         send.close()
         try:
@@ -105,18 +104,6 @@ def upload_in_child(data: bytes, name: str, db: Path, options: UploadOptions) ->
                 child.join()
     assert "crash" not in result, f"{name!r}: {result['crash']}"
     return Outcome(**result)
-
-
-@contextmanager
-def _no_main_script() -> Iterator[None]:
-    """Start a child without the parent's ``__main__``: multiprocessing would re-run that
-    script in the child, and after an AppTest in this worker the script is the app's."""
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        sys.modules["__main__"] = main
 
 
 # -- the store -----------------------------------------------------------------------------------
