@@ -19,7 +19,7 @@ from geo.accountability import offender_keys
 from geo.columns import TIME_FIELDS, ColumnMapping, category_code, detect_columns, status_code
 from geo.config import TIMEZONE_NAME
 from geo.model import fine_schedule
-from geo.problems import RowProblem
+from geo.problems import Problems, RowProblem
 from geo.readers import RawTable
 from geo.values import (
     check_fines,
@@ -93,7 +93,7 @@ def parse_fields(
     table: RawTable,
     ctx: _Context,
     opts: UploadOptions,
-    problems: list[RowProblem],
+    problems: Problems,
 ) -> tuple[pd.DataFrame, gpd.GeoSeries]:
     """Typed values of every mapped field (rows with problems included, for now)."""
     f = mapping.fields
@@ -126,7 +126,7 @@ def parse_fields(
             crs=opts.crs or table.crs,
             ward=ward,
         )
-        rest: list[RowProblem] = []
+        rest: Problems = []
         _parse_rest(frame, f, out, kind, ctx, opts, now, rest)
         geometry, probs = placing.result()
     problems += probs + rest
@@ -141,7 +141,7 @@ def _parse_rest(
     ctx: _Context,
     opts: UploadOptions,
     now: pd.Timestamp,
-    problems: list[RowProblem],
+    problems: Problems,
 ) -> None:
     """Every field but the position, into ``out`` and ``problems``."""
 
@@ -188,7 +188,7 @@ def _parse_violation(
     out: pd.DataFrame,
     ctx: _Context,
     opts: UploadOptions,
-    problems: list[RowProblem],
+    problems: Problems,
 ) -> None:
     cats, probs = category_code(
         frame[f["category"]], column=f["category"], aliases=opts.category_aliases
@@ -197,7 +197,8 @@ def _parse_violation(
     out["category"] = cats
     if "fine_vnd" in f:
         fines, probs = parse_vnd(frame[f["fine_vnd"]], column=f["fine_vnd"])
-        problems += probs + check_fines(fines, cats, column=f["fine_vnd"])
+        problems += probs
+        problems.append(check_fines(fines, cats, column=f["fine_vnd"]))
     else:
         fines = pd.Series(pd.NA, index=frame.index, dtype="Int64")
     out["fine_vnd"] = fines
@@ -257,7 +258,7 @@ def _parse_optional(
     out: pd.DataFrame,
     kind: str,
     opts: UploadOptions,
-    problems: list[RowProblem],
+    problems: Problems,
 ) -> None:
     """Parse the optional fields of ``kind`` that the mapping found."""
     spec = _OPTIONAL[kind]
@@ -290,7 +291,7 @@ def _parse_patrol(
     out: pd.DataFrame,
     ctx: _Context,
     opts: UploadOptions,
-    problems: list[RowProblem],
+    problems: Problems,
 ) -> None:
     team = frame[f["team"]].astype("string") if "team" in f else None
     out["team"] = team if team is not None else pd.Series(opts.team, index=frame.index,

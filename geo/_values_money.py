@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from geo._values_base import _column_name, _matches, _present, _text, problems_where
 from geo._values_numbers import _is_digits, _numbers
 from geo.model import categories, fine_schedule
-from geo.problems import RowProblem
+from geo.problems import ProblemBatch, RowProblem
 
 __all__ = ["check_fines", "parse_vnd"]
 
@@ -97,7 +97,7 @@ def parse_vnd(
 
 def check_fines(
     fines: pd.Series, categories_: pd.Series, *, column: str | None = None
-) -> list[RowProblem]:
+) -> ProblemBatch:
     """Flag fines outside the schedule's range for their category (``fine_outside_schedule``).
 
     Parameters
@@ -124,22 +124,26 @@ def check_fines(
     outside = (amount > 0) & ((amount < lo.to_numpy()) | (amount > hi.to_numpy()))
     mask = outside.fillna(False).to_numpy(dtype=bool)
     where = np.flatnonzero(mask)
-    rows = fines.index.to_numpy()[where].tolist()
-    amounts = amount.to_numpy(dtype="float64", na_value=np.nan)[where].astype(np.int64).tolist()
-    codes = [str(c) for c in cats[where]]
-    made: dict[tuple[int, str], str] = {}
-    for key in set(zip(amounts, codes, strict=True)):
-        rule = rules[key[1]]
-        made[key] = (
-            f"The fine {_vnd(key[0])} is outside the usual range for "
-            f"{categories()[key[1]].label_en.lower()} ({_vnd(rule.min_vnd)} to "
+    if not len(where):
+        return ProblemBatch(np.array([], dtype=np.int64), column, "fine_outside_schedule",
+                            np.array([], dtype=object), "flag")  # fmt: skip
+    rows = fines.index.to_numpy()[where].astype(np.int64)
+    amounts = amount.to_numpy(dtype="float64", na_value=np.nan)[where].astype(np.int64)
+    codes = cats[where].astype(str)
+    # one message per distinct (amount, category), then each row's taken from those
+    pairs = pd.MultiIndex.from_arrays([amounts, codes])
+    which, distinct = pd.factorize(pairs)
+    made = []
+    for fine, code in distinct:
+        rule = rules[code]
+        made.append(
+            f"The fine {_vnd(int(fine))} is outside the usual range for "
+            f"{categories()[code].label_en.lower()} ({_vnd(rule.min_vnd)} to "
             f"{_vnd(rule.max_vnd)}, {rule.legal_basis} {rule.provision}); check the "
             f"amount (organisations pay up to twice as much). Kept, for review."
         )
-    return [
-        RowProblem(row, column, "fine_outside_schedule", made[key], "flag")
-        for row, key in zip(rows, zip(amounts, codes, strict=True), strict=True)
-    ]
+    messages = np.array(made, dtype=object)[which]
+    return ProblemBatch(rows, column, "fine_outside_schedule", messages, "flag")
 
 
 def _amounts(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:

@@ -53,7 +53,7 @@ from geo.columns import (
 from geo.config import SNAP_TOLERANCE_M, STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import InputError, MappingError, StoreError
 from geo.model import KEYS, TIME_COLUMNS, conform
-from geo.problems import RowProblem, problems_frame
+from geo.problems import ProblemBatch, Problems, problems_frame, rejected_rows
 from geo.readers import RawTable, ReadLimits, read_upload, upload_name
 from geo.store import Query, Store
 
@@ -515,7 +515,7 @@ def _process(
     table: RawTable, kind: str, upload_id: str, ctx: _Context, opts: UploadOptions
 ) -> UploadPart:
     frame = table.frame
-    problems: list[RowProblem] = list(table.problems)
+    problems: Problems = list(table.problems)
     if "_photo_sha256" in frame.columns and kind == "violations":
         frame, drafts = photo_drafts(frame, opts)
         problems += drafts
@@ -529,8 +529,7 @@ def _process(
             table=table.name,
         )
     values, geometry = parse_fields(frame, mapping, kind, table, ctx, opts, problems)
-    rejected = {p.row for p in problems if p.severity == "reject"}
-    keep = ~frame.index.isin(list(rejected))
+    keep = ~frame.index.isin(list(rejected_rows(problems)))
     values = values[keep]
     geometry = geometry[keep]
     records = gpd.GeoDataFrame(values, geometry=geometry.values, crs=STORAGE_CRS)
@@ -555,8 +554,10 @@ def _process(
         records["ward_id"] = _column_or_na(records, "ward_id").fillna(ctx.default_ward)
     by_row: dict[int, list[str]] = {}
     for p in problems:
-        if p.severity == "reject":
-            by_row.setdefault(p.row, []).append(f"{p.column or '—'}: {p.message}")
+        if p.severity != "reject":
+            continue
+        for one in p if isinstance(p, ProblemBatch) else (p,):
+            by_row.setdefault(one.row, []).append(f"{one.column or '—'}: {one.message}")
     # A bad row already waiting in quarantine (the same file re-encoded) is not queued twice.
     waiting = ctx.quarantined()
     again = {row: waiting[k] for row in by_row if (k := _row_key(table, row)) in waiting}

@@ -6,14 +6,15 @@ upload can account for every row: accepted, duplicate, or quarantined with all i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["RowProblem", "Severity", "problems_frame"]
+__all__ = ["ProblemBatch", "Problems", "RowProblem", "Severity", "problems_frame", "rejected_rows"]
 
 #: ``reject``: the row cannot be accepted (it goes to quarantine); ``flag``: it is accepted,
 #: with a warning kept for review (e.g. a fine outside the schedule).
@@ -38,21 +39,72 @@ class RowProblem:
     severity: Severity = "reject"
 
 
+@dataclass(frozen=True)
+class ProblemBatch:
+    """The same problem of many rows, as columns: what a check of a whole column finds.
+
+    Half a million flagged fines are half a million :class:`RowProblem` objects (~2 s); a
+    batch is two arrays. Iterating over it gives the :class:`RowProblem` of each row.
+    """
+
+    rows: np.ndarray  # int64, the rows as the user sees them
+    column: str | None
+    reason: str
+    messages: np.ndarray  # str per row
+    severity: Severity = "reject"
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[RowProblem]:
+        for row, message in zip(self.rows.tolist(), self.messages.tolist(), strict=True):
+            yield RowProblem(row, self.column, self.reason, message, self.severity)
+
+
+#: Problems as the parsers collect them: one by one, or a column's at once.
+Problems = list[RowProblem | ProblemBatch]
+
+
+def rejected_rows(problems: Iterable[RowProblem | ProblemBatch]) -> set[int]:
+    """The rows that some problem rejects (they go to quarantine)."""
+    rows: set[int] = set()
+    for p in problems:
+        if p.severity != "reject":
+            continue
+        if isinstance(p, ProblemBatch):
+            rows.update(p.rows.tolist())
+        else:
+            rows.add(p.row)
+    return rows
+
+
 #: pandas' own text dtype (what it infers for a column of text), object when there is none.
 _TEXT = pd.Series(["x"]).dtype
 
 
-def problems_frame(problems: Iterable[RowProblem]) -> pd.DataFrame:
+def problems_frame(problems: Iterable[RowProblem | ProblemBatch]) -> pd.DataFrame:
     """The problems as a table (row, column, reason, message, severity), sorted by row."""
-    listed = list(problems)
+    items = list(problems)
+    listed = [p for p in items if isinstance(p, RowProblem)]
+    batches = [p for p in items if isinstance(p, ProblemBatch)]
     # column by column: a frame built from a few hundred thousand row tuples costs ~1 s more
+    rows = [np.array([p.row for p in listed], dtype=np.int64), *(b.rows for b in batches)]
+    columns = [np.array([p.column for p in listed], dtype=object)]
+    reasons = [p.reason for p in listed]
+    messages = [p.message for p in listed]
+    severities: list[str] = [p.severity for p in listed]
+    for b in batches:
+        columns.append(np.full(len(b), b.column, dtype=object))
+        reasons += [b.reason] * len(b)
+        messages += b.messages.tolist()
+        severities += [b.severity] * len(b)
     frame = pd.DataFrame(
         {
-            "row": pd.array([p.row for p in listed], dtype="int64"),
-            "column": pd.Series([p.column for p in listed], dtype=object),
-            "reason": _texts([p.reason for p in listed]),
-            "message": _texts([p.message for p in listed]),
-            "severity": _texts([p.severity for p in listed]),
+            "row": pd.array(np.concatenate(rows), dtype="int64"),
+            "column": pd.Series(np.concatenate(columns), dtype=object),
+            "reason": _texts(reasons),
+            "message": _texts(messages),
+            "severity": _texts(severities),
         }
     )
     return frame.sort_values(["row", "column"], na_position="first", kind="stable").reset_index(

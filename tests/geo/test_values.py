@@ -308,9 +308,19 @@ def test_fines_outside_the_schedule_are_flagged() -> None:
     assert [(p.row, p.reason, p.severity) for p in problems] == [
         (3, "fine_outside_schedule", "flag")
     ]
-    message = problems[0].message
+    message = next(iter(problems)).message
     assert "5.000.000 đ" in message and "300.000 đ to 400.000 đ" in message
     assert "168/2024/NĐ-CP" in message
+
+
+def test_each_flagged_fine_names_its_own_amount() -> None:
+    fines = pd.Series([5_000_000, 50_000, 5_000_000, 500_000], index=[10, 11, 12, 13])
+    cats = pd.Series(["street_vending", "street_vending", "street_vending", "traffic"],
+                     index=fines.index)  # fmt: skip
+    flags = list(check_fines(fines.astype("Int64"), cats, column="Tiền phạt"))
+    assert [p.row for p in flags] == [10, 11, 12]
+    assert ["5.000.000 đ" in p.message for p in flags] == [True, False, True]
+    assert "50.000 đ" in flags[1].message and flags[0].message == flags[2].message
 
 
 # --- numbers ------------------------------------------------------------------------------
