@@ -75,15 +75,26 @@ def _reference_ids(content: pd.Series) -> list[str]:
     return [f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in hexes]
 
 
+def _times(rng: np.random.Generator, n: int, *, start: str, missing_every: int) -> pd.Series:
+    """``n`` local times over ~11 days from ``start``, every ``missing_every``-th missing."""
+    times = pd.Series(
+        pd.Timestamp(start, tz="Asia/Ho_Chi_Minh")
+        + pd.to_timedelta(rng.integers(0, 10**9, n), unit="ms")
+    )
+    times[::missing_every] = pd.NaT
+    return times
+
+
+def _utc_text(times: pd.Series) -> pd.Series:
+    """The UTC text of the first formula of derived ids ("" where missing)."""
+    return times.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
+
+
 def test_derived_ids_and_their_time_text_are_what_they_always_were():
     rng = np.random.default_rng(5)
     n = 2_000
-    stamps = pd.Series(
-        pd.Timestamp("2024-12-31 20:00", tz="Asia/Ho_Chi_Minh")
-        + pd.to_timedelta(rng.integers(0, 10**9, n), unit="ms")
-    )
-    stamps[::7] = pd.NaT
-    expected = stamps.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
+    stamps = _times(rng, n, start="2024-12-31 20:00", missing_every=7)
+    expected = _utc_text(stamps)
     assert _utc_seconds(stamps).tolist() == expected.tolist()
     content = "violations|littering|" + expected + "|" + pd.Series(rng.random(n)).astype(str)
     content = pd.concat([content, content.iloc[::9], pd.Series(["é|ư|"])], ignore_index=True)
@@ -152,11 +163,7 @@ def test_records_get_the_ids_their_content_always_gave():
     text of each part joined by "|"), a missing time or category included."""
     rng = np.random.default_rng(8)
     n = 500
-    when = pd.Series(
-        pd.Timestamp("2025-03-01", tz="Asia/Ho_Chi_Minh")
-        + pd.to_timedelta(rng.integers(0, 10**9, n), unit="ms")
-    )
-    when[::17] = pd.NaT
+    when = _times(rng, n, start="2025-03-01", missing_every=17)
     category = pd.Series(rng.choice(["littering", "street_vending", None], n), dtype="string")
     x, y = 105.83 + rng.random(n) / 100, 21.0 + rng.random(n) / 100
     x[3], y[5] = 105.0, 21.00001  # whole and exponent-prone decimals
@@ -167,7 +174,7 @@ def test_records_get_the_ids_their_content_always_gave():
     )
     records.loc[7, "record_id"] = "own-id"  # a file's own id is kept
     got = identify(records.copy(), "violations", None)["record_id"].tolist()  # type: ignore[arg-type]
-    stamp = when.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("")
+    stamp = _utc_text(when)
     content = (
         "violations|" + category.fillna("").astype(str) + "|" + stamp
         + "|" + pd.Series(x).round(6).astype(str) + "|" + pd.Series(y).round(6).astype(str)
