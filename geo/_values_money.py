@@ -124,9 +124,6 @@ def check_fines(
     outside = (amount > 0) & ((amount < lo.to_numpy()) | (amount > hi.to_numpy()))
     mask = outside.fillna(False).to_numpy(dtype=bool)
     where = np.flatnonzero(mask)
-    if not len(where):
-        return ProblemBatch(np.array([], dtype=np.int64), column, "fine_outside_schedule",
-                            np.array([], dtype=object), "flag")  # fmt: skip
     rows = fines.index.to_numpy()[where].astype(np.int64)
     amounts = amount.to_numpy(dtype="float64", na_value=np.nan)[where].astype(np.int64)
     codes = cats[where].astype(str)

@@ -53,7 +53,7 @@ from geo.columns import (
 from geo.config import SNAP_TOLERANCE_M, STORAGE_CRS, TIMEZONE_NAME
 from geo.errors import InputError, MappingError, StoreError
 from geo.model import KEYS, TIME_COLUMNS, conform
-from geo.problems import ProblemBatch, Problems, problems_frame, rejected_rows
+from geo.problems import Problems, problems_frame, rejected_reasons
 from geo.readers import RawTable, ReadLimits, read_upload, upload_name
 from geo.store import Query, Store
 
@@ -529,7 +529,8 @@ def _process(
             table=table.name,
         )
     values, geometry = parse_fields(frame, mapping, kind, table, ctx, opts, problems)
-    keep = ~frame.index.isin(list(rejected_rows(problems)))
+    by_row = rejected_reasons(problems)
+    keep = ~frame.index.isin(list(by_row))
     values = values[keep]
     geometry = geometry[keep]
     records = gpd.GeoDataFrame(values, geometry=geometry.values, crs=STORAGE_CRS)
@@ -552,12 +553,6 @@ def _process(
     records = records.assign(upload_id=upload_id)
     if "ward_id" not in records.columns or records["ward_id"].isna().any():
         records["ward_id"] = _column_or_na(records, "ward_id").fillna(ctx.default_ward)
-    by_row: dict[int, list[str]] = {}
-    for p in problems:
-        if p.severity != "reject":
-            continue
-        for one in p if isinstance(p, ProblemBatch) else (p,):
-            by_row.setdefault(one.row, []).append(f"{one.column or '—'}: {one.message}")
     # A bad row already waiting in quarantine (the same file re-encoded) is not queued twice.
     waiting = ctx.quarantined()
     again = {row: waiting[k] for row in by_row if (k := _row_key(table, row)) in waiting}

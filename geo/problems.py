@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["ProblemBatch", "Problems", "RowProblem", "Severity", "problems_frame", "rejected_rows"]
+__all__ = [
+    "ProblemBatch",
+    "Problems",
+    "RowProblem",
+    "Severity",
+    "problems_frame",
+    "rejected_reasons",
+]
 
 #: ``reject``: the row cannot be accepted (it goes to quarantine); ``flag``: it is accepted,
 #: with a warning kept for review (e.g. a fine outside the schedule).
@@ -65,17 +72,16 @@ class ProblemBatch:
 Problems = list[RowProblem | ProblemBatch]
 
 
-def rejected_rows(problems: Iterable[RowProblem | ProblemBatch]) -> set[int]:
-    """The rows that some problem rejects (they go to quarantine)."""
-    rows: set[int] = set()
+def rejected_reasons(problems: Iterable[RowProblem | ProblemBatch]) -> dict[int, list[str]]:
+    """The rows that some problem rejects (they go to quarantine), each with its reasons
+    ("column: message"), in the order the problems came."""
+    reasons: dict[int, list[str]] = {}
     for p in problems:
         if p.severity != "reject":
             continue
-        if isinstance(p, ProblemBatch):
-            rows.update(p.rows.tolist())
-        else:
-            rows.add(p.row)
-    return rows
+        for one in p if isinstance(p, ProblemBatch) else (p,):
+            reasons.setdefault(one.row, []).append(f"{one.column or '—'}: {one.message}")
+    return reasons
 
 
 #: pandas' own text dtype (what it infers for a column of text), object when there is none.

@@ -321,6 +321,7 @@ def test_each_flagged_fine_names_its_own_amount() -> None:
     assert [p.row for p in flags] == [10, 11, 12]
     assert ["5.000.000 đ" in p.message for p in flags] == [True, False, True]
     assert "50.000 đ" in flags[1].message and flags[0].message == flags[2].message
+    assert len(check_fines(fines.astype("Int64")[3:], cats[3:])) == 0  # none outside: empty
 
 
 # --- numbers ------------------------------------------------------------------------------
