@@ -82,7 +82,8 @@ class PackedTree:
     """The rows of an R-tree's three tables, ready to write (:func:`write_rtree`)."""
 
     nodes: list[tuple[int, bytes]]
-    rowids: list[tuple[int, int]]
+    #: (row id, leaf node number) by row id, as int64 columns.
+    rowids: np.ndarray
     parents: list[tuple[int, int]]
 
 
@@ -113,13 +114,25 @@ def pack_rtree(
     return PackedTree(*_pack(cells, fanout, size))
 
 
-def write_rtree(con: sqlite3.Connection, name: str, tree: PackedTree) -> None:
+def write_rtree(
+    con: sqlite3.Connection, name: str, tree: PackedTree, *, rowids_from: str | None = None
+) -> None:
     """Replace the whole content of the R-tree ``name`` by ``tree``, in ``con``'s
-    transaction (the caller holds the write lock)."""
+    transaction (the caller holds the write lock).
+
+    ``rowids_from`` names a table (``schema.table``) that already holds ``tree.rowids`` as
+    columns ``id, nodeno`` in that order: they are then copied with one ``INSERT … SELECT``
+    rather than bound one by one (a row per indexed geometry).
+    """
     for table in ("node", "rowid", "parent"):
         con.execute(f'DELETE FROM "{name}_{table}"')
     con.executemany(f'INSERT INTO "{name}_node" VALUES (?, ?)', tree.nodes)
-    con.executemany(f'INSERT INTO "{name}_rowid" VALUES (?, ?)', tree.rowids)
+    if rowids_from is None:
+        con.executemany(f'INSERT INTO "{name}_rowid" VALUES (?, ?)', tree.rowids.tolist())
+    else:
+        con.execute(
+            f'INSERT INTO "{name}_rowid" SELECT id, nodeno FROM {rowids_from} ORDER BY rowid'
+        )
     con.executemany(f'INSERT INTO "{name}_parent" VALUES (?, ?)', tree.parents)
 
 
@@ -136,7 +149,7 @@ def _str_order(cells: np.ndarray, fanout: int) -> np.ndarray:
 
 def _pack(
     cells: np.ndarray, fanout: int, size: int
-) -> tuple[list[tuple[int, bytes]], list[tuple[int, int]], list[tuple[int, int]]]:
+) -> tuple[list[tuple[int, bytes]], np.ndarray, list[tuple[int, int]]]:
     """Node blobs, row id → leaf and node → parent rows of the packed tree; the root is 1.
 
     Built bottom-up: each level's cells are put in STR order and cut into nodes, numbered
@@ -145,7 +158,7 @@ def _pack(
     """
     nodes: list[tuple[int, bytes]] = []
     parents: list[tuple[int, int]] = []
-    rowids: list[tuple[int, int]] = []
+    rowids = np.empty((0, 2), dtype=np.int64)
     level, depth, free = cells, 0, 2
     while True:
         level = level[_str_order(level, fanout)] if len(level) else level
@@ -155,8 +168,8 @@ def _pack(
         owner = numbers[np.arange(len(level)) // fanout]
         if depth == 0:  # in row id order: appended to the table's b-tree, not scattered in it
             by_id = np.argsort(level["id"], kind="stable")
-            rowids = list(zip(level["id"][by_id].astype(np.int64).tolist(),
-                              owner[by_id].tolist(), strict=True))  # fmt: skip
+            rowids = np.column_stack([level["id"][by_id].astype(np.int64),
+                                      owner[by_id].astype(np.int64)])  # fmt: skip
         else:
             parents += list(zip(level["id"].astype(np.int64).tolist(), owner.tolist(),
                                 strict=True))  # fmt: skip

@@ -167,10 +167,10 @@ def test_a_failing_write_leaves_the_store_as_it_was(store, monkeypatch):
 
     real = gs.GeoPackageStore._insert
 
-    def crash(self, con, table, frame):
+    def crash(self, con, table, frame, staged=None):
         if table == "quarantine":
             raise RuntimeError("power cut")
-        return real(self, con, table, frame)
+        return real(self, con, table, frame, staged)
 
     monkeypatch.setattr(gs.GeoPackageStore, "_insert", crash)
     with pytest.raises(RuntimeError):
