@@ -25,18 +25,14 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
-__all__ = ["column", "gpkg_datetimes", "point_blobs", "staging", "write_tables"]
+from geo._isotime import iso_utc
 
-#: "00" … "99" as ASCII byte pairs, indexed by value.
-_PAIRS = np.array([[48 + v // 10, 48 + v % 10] for v in range(100)], dtype=np.uint8)
-#: The fixed characters of ``YYYY-MM-DDTHH:MM:SS.SSSZ``, by position.
-_SEPARATORS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: ".", 23: "Z"}
-_MS_PER_DAY = 86_400_000
+__all__ = ["column", "gpkg_datetimes", "point_blobs", "staging", "write_tables"]
 
 
 def gpkg_datetimes(times: pd.Series) -> pa.Array:
     """GeoPackage DATETIME text of ``times`` (UTC, ``YYYY-MM-DDTHH:MM:SS.SSSZ``), missing ones
-    null, built as bytes by array arithmetic: no Python string per value.
+    null.
 
     Examples
     --------
@@ -44,50 +40,7 @@ def gpkg_datetimes(times: pd.Series) -> pa.Array:
     >>> gpkg_datetimes(pd.Series(t)).to_pylist()
     ['2025-03-29T20:29:34.123Z', None]
     """
-    utc = pd.to_datetime(times).dt.tz_convert("UTC").dt.tz_localize(None)
-    missing = utc.isna().to_numpy()
-    ms = utc.to_numpy("datetime64[ms]").astype(np.int64)
-    ms[missing] = 0
-    days = ms // _MS_PER_DAY
-    rem = (ms - days * _MS_PER_DAY).astype(np.int32)
-    text = np.empty((len(ms), 24), dtype=np.uint8)
-    if len(ms):
-        # An upload spans few distinct days: each day's text is made once.
-        first = int(days.min())
-        span = np.arange(first, int(days.max()) + 1)
-        year, month, day = _civil(span)
-        dates = np.empty((len(span), 10), dtype=np.uint8)
-        dates[:, 0:2], dates[:, 2:4] = _PAIRS[year // 100], _PAIRS[year % 100]
-        dates[:, 5:7], dates[:, 8:10] = _PAIRS[month], _PAIRS[day]
-        text[:, 0:10] = dates[days - first]
-    seconds = rem // 1000
-    text[:, 11:13] = _PAIRS[seconds // 3600]
-    text[:, 14:16] = _PAIRS[seconds // 60 % 60]
-    text[:, 17:19] = _PAIRS[seconds % 60]
-    millis = rem % 1000
-    text[:, 20] = 48 + millis // 100
-    text[:, 21:23] = _PAIRS[millis % 100]
-    for at, char in _SEPARATORS.items():
-        text[:, at] = ord(char)
-    offsets = np.arange(0, 24 * len(ms) + 1, 24, dtype=np.int32)
-    valid = pa.array(~missing).buffers()[1] if missing.any() else None
-    return pa.StringArray.from_buffers(
-        len(ms), pa.py_buffer(offsets), pa.py_buffer(text), valid, int(missing.sum())
-    )
-
-
-def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Proleptic Gregorian (year, month, day) of days since 1970-01-01 (H. Hinnant's
-    ``civil_from_days``)."""
-    z = days + 719_468
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = np.where(mp < 10, mp + 3, mp - 9)
-    return yoe + era * 400 + (month <= 2), month, day
+    return iso_utc(times, millis=True, suffix="Z")
 
 
 def column(values: pd.Series, dtype: str) -> pa.Array | pa.ChunkedArray:

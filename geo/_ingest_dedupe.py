@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyproj import Transformer
 
+from geo._isotime import iso_utc
 from geo.columns import TABLES, TIME_FIELDS
 from geo.config import STORAGE_CRS
 from geo.crs import metric_crs
@@ -96,11 +97,7 @@ def _utc_seconds(when: pd.Series) -> pd.Series:
     >>> _utc_seconds(t).tolist()
     ['2025-07-01T00:30:15', '']
     """
-    utc = when.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
-    numpy_text = np.datetime_as_string(utc.astype("datetime64[s]"), unit="s")
-    # through Arrow, not numpy's fixed-width text: ~2x faster for a million times
-    text = pa.array(numpy_text, type=pa.large_string())
-    text = pc.if_else(pa.array(np.isnat(utc)), pa.scalar("", pa.large_string()), text)
+    text = iso_utc(when, millis=False, missing="")
     return pd.Series(pd.array(text, dtype=_STR), index=when.index)
 
 

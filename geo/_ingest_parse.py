@@ -115,8 +115,8 @@ def parse_fields(
         lat_col, lon_col = f.get("lat"), f.get("lon")
     ward = ctx.wards if len(ctx.wards) else None
     with ThreadPoolExecutor(1, thread_name_prefix="position") as beside:
-        # Arrow, numpy and PROJ let go of the GIL for much of each parse: positions are read on
-        # a second core while the main thread reads the times and the kind's own fields.
+        # Arrow, numpy and PROJ let go of the GIL for much of each parse: positions, then
+        # times, are read on a second core while the main thread reads the kind's own fields.
         placing = beside.submit(
             parse_coordinates,
             lat_text,
@@ -126,11 +126,33 @@ def parse_fields(
             crs=opts.crs or table.crs,
             ward=ward,
         )
+        timing = beside.submit(_parse_time, frame, f, kind, now)
         rest: Problems = []
-        _parse_rest(frame, f, out, kind, ctx, opts, now, rest)
+        _parse_rest(frame, f, out, kind, ctx, opts, rest)
         geometry, probs = placing.result()
-    problems += probs + rest
+        stamps, time_probs = timing.result()
+    out.insert(0, TIME_FIELDS[kind], stamps)
+    problems += probs + time_probs + rest
     return out, geometry.reindex(frame.index)
+
+
+def _parse_time(
+    frame: pd.DataFrame, f: Mapping[str, str], kind: str, now: pd.Timestamp
+) -> tuple[pd.Series, Problems]:
+    """The kind's time: one column, or a date and a time column."""
+    when = TIME_FIELDS[kind]
+    if when in f:
+        stamps, probs = parse_timestamps(frame[f[when]], column=f[when], now=now, required=True)
+    else:
+        stamps, probs = combine_date_time(
+            frame[f["date"]] if "date" in f else pd.Series(None, index=frame.index, dtype=object),
+            frame[f["time"]] if "time" in f else None,
+            date_column=f.get("date"),
+            time_column=f.get("time"),
+            now=now,
+            required=True,
+        )
+    return stamps, list(probs)
 
 
 def _parse_rest(
@@ -140,30 +162,9 @@ def _parse_rest(
     kind: str,
     ctx: _Context,
     opts: UploadOptions,
-    now: pd.Timestamp,
     problems: Problems,
 ) -> None:
-    """Every field but the position, into ``out`` and ``problems``."""
-
-    def col(name: str) -> pd.Series:
-        return frame[f[name]] if name in f else pd.Series(None, index=frame.index, dtype=object)
-
-    # time
-    when = TIME_FIELDS[kind]
-    if when in f:
-        stamps, probs = parse_timestamps(frame[f[when]], column=f[when], now=now, required=True)
-    else:
-        stamps, probs = combine_date_time(
-            col("date"),
-            frame[f["time"]] if "time" in f else None,
-            date_column=f.get("date"),
-            time_column=f.get("time"),
-            now=now,
-            required=True,
-        )
-    problems += probs
-    out[when] = stamps
-
+    """Every field but the position and the time, into ``out`` and ``problems``."""
     if "geometry_type" in f:
         kinds = frame[f["geometry_type"]]
         for row in kinds.index[kinds.notna()]:

@@ -117,19 +117,22 @@ def check_fines(
     [(1, 'fine_outside_schedule', 'flag')]
     """
     rules = fine_schedule()
-    cats = categories_.astype(object).to_numpy()
-    lo = pd.Series(categories_.map({c: r.min_vnd for c, r in rules.items()}), dtype="Float64")
-    hi = pd.Series(categories_.map({c: r.max_vnd for c, r in rules.items()}), dtype="Float64")
-    amount = pd.Series(fines, dtype="Float64")
-    outside = (amount > 0) & ((amount < lo.to_numpy()) | (amount > hi.to_numpy()))
-    mask = outside.fillna(False).to_numpy(dtype=bool)
-    where = np.flatnonzero(mask)
+    # the range of each distinct category, then each row's taken from those
+    codes, names = pd.factorize(categories_)
+    known = [rules.get(str(c)) for c in names]
+    lo = np.array([np.nan if r is None else r.min_vnd for r in known] + [np.nan])[codes]
+    hi = np.array([np.nan if r is None else r.max_vnd for r in known] + [np.nan])[codes]
+    amount = pd.Series(fines, dtype="Float64").to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        outside = (amount > 0) & ((amount < lo) | (amount > hi))
+    where = np.flatnonzero(outside)
     rows = fines.index.to_numpy()[where].astype(np.int64)
-    amounts = amount.to_numpy(dtype="float64", na_value=np.nan)[where].astype(np.int64)
-    codes = cats[where].astype(str)
-    # one message per distinct (amount, category), then each row's taken from those
-    pairs = pd.MultiIndex.from_arrays([amounts, codes])
-    which, distinct = pd.factorize(pairs)
+    amounts = amount[where].astype(np.int64)
+    # one message per distinct (amount, category), in order of first row
+    nth, seen = pd.factorize(amounts)
+    width = len(names) + 1
+    which, keys = pd.factorize(nth * width + codes[where])
+    distinct = [(int(seen[k // width]), str(names[k % width])) for k in keys.tolist()]
     made = []
     for fine, code in distinct:
         rule = rules[code]

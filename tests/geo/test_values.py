@@ -324,6 +324,15 @@ def test_each_flagged_fine_names_its_own_amount() -> None:
     assert len(check_fines(fines.astype("Int64")[3:], cats[3:])) == 0  # none outside: empty
 
 
+def test_one_amount_outside_two_ranges_names_each_category() -> None:
+    fines = pd.Series([5_000_000, 5_000_000, 5_000_000], index=[4, 5, 6], dtype="Int64")
+    cats = pd.Series(["littering", "street_vending", "littering"], index=fines.index)
+    flags = list(check_fines(fines, cats))
+    assert [p.row for p in flags] == [4, 5, 6]
+    assert "500.000 đ to 1.000.000 đ" in flags[0].message and flags[0].message == flags[2].message
+    assert "300.000 đ to 400.000 đ" in flags[1].message
+
+
 # --- numbers ------------------------------------------------------------------------------
 
 
