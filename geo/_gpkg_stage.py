@@ -26,6 +26,7 @@ import pyarrow as pa
 import shapely
 
 from geo._isotime import iso_utc
+from geo.errors import StoreError
 
 __all__ = ["column", "gpkg_datetimes", "point_blobs", "staging", "write_tables"]
 
@@ -74,22 +75,43 @@ def point_blobs(geoms: np.ndarray, srs_id: int) -> pa.Array | None:
 
 def write_tables(path: Path, tables: Mapping[str, pa.Table]) -> None:
     """Create the scratch SQLite file ``path`` holding each of ``tables`` under its name, rows
-    in order of rowid."""
+    in order of rowid.
+
+    Raises
+    ------
+    StoreError
+        When the file cannot be written (a full disk, say), naming where it was.
+    """
     import adbc_driver_sqlite.dbapi as adbc  # ~0.5 s to import; only big batches need it
 
-    with adbc.connect(str(path), autocommit=True) as con, con.cursor() as cur:
-        for pragma in ("journal_mode = OFF", "synchronous = OFF"):
-            cur.execute(f"PRAGMA {pragma}")
-            cur.fetchall()
-        for name, table in tables.items():
-            cur.adbc_ingest(name, table, mode="create")
+    try:
+        with adbc.connect(str(path), autocommit=True) as con, con.cursor() as cur:
+            for pragma in ("journal_mode = OFF", "synchronous = OFF"):
+                cur.execute(f"PRAGMA {pragma}")
+                cur.fetchall()
+            for name, table in tables.items():
+                cur.adbc_ingest(name, table, mode="create")
+    except (OSError, adbc.Error) as exc:
+        raise _scratch_error(path.parent, exc) from exc
 
 
 @contextmanager
 def staging(tables: Mapping[str, pa.Table]) -> Iterator[Path]:
     """A scratch file holding ``tables`` (:func:`write_tables`) in a private temporary
     directory, which is deleted on exit with whatever else was put in it."""
-    with tempfile.TemporaryDirectory(prefix="urban-order-stage-") as tmp:
+    try:
+        scratch = tempfile.TemporaryDirectory(prefix="urban-order-stage-")
+    except OSError as exc:
+        raise _scratch_error(Path(tempfile.gettempdir()), exc) from exc
+    with scratch as tmp:
         path = Path(tmp) / "stage.sqlite"
         write_tables(path, tables)
         yield path
+
+
+def _scratch_error(where: Path, exc: BaseException) -> StoreError:
+    return StoreError(
+        f"a big batch is written to a scratch file in {where} before it goes into the store, "
+        f"and that failed ({exc}); nothing was written to the store. Free some space there, "
+        "or point TMPDIR at a disk that has it, and try again."
+    )

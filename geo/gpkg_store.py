@@ -2,7 +2,8 @@
 
 Layers are created by GDAL (through pyogrio), so the file is a standard GeoPackage with R-tree
 spatial indexes. Writes and reads go through :mod:`sqlite3` with parameterised SQL, so that a
-batch spanning several tables commits or rolls back as one transaction. The R-tree triggers
+batch spanning several tables commits or rolls back as one transaction; a big batch is first
+written from Arrow to a scratch file and copied in by that transaction (:mod:`geo._gpkg_stage`). The R-tree triggers
 that GDAL installs call ``ST_MinX`` and friends; they are registered here as SQL functions that
 read the GeoPackage geometry header.
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import shapely
 from shapely.geometry import Point, Polygon
@@ -115,6 +116,21 @@ def test_a_failed_staged_write_changes_nothing_and_leaves_no_scratch(empty, tmp_
     assert _raw(path, "violations") == before
     assert _spatial_state(path, "violations")[1] == (300,)
     assert list(scratch.iterdir()) == []
+
+
+def test_no_room_for_the_scratch_file_is_a_clear_error_and_changes_nothing(
+    empty, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))
+    monkeypatch.setattr(gpkg_store, "_BULK_ROWS", 100)
+    path = tmp_path / "s.gpkg"
+    shutil.copy(empty, path)
+    store = open_store(path)
+    with pytest.raises(StoreError, match=r"scratch file in .*no-such-dir.*TMPDIR"):
+        store.write({"violations": violations(300)}, user="t", action="first")
+    assert store.count("violations") == 0 and store.count("audit_log") == 0
+    with pytest.raises(StoreError, match=r"scratch file in .*nowhere"):
+        _gpkg_stage.write_tables(tmp_path / "nowhere" / "x.sqlite", {"t": pa.table({"a": [1]})})
 
 
 def test_a_packed_index_staged_holds_the_rows_binding_would(empty, tmp_path, monkeypatch):
