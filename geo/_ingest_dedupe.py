@@ -153,14 +153,16 @@ def deduplicate(
     match = pd.Series(pd.NA, index=records.index, dtype="string")
     if kind == "patrols":
         key = records["track_id"].astype(str) + "@" + records["t"].astype(str)
+        again = key.duplicated()
         existing = _existing_patrol_keys(records, ctx)
     else:
         key = records[KEYS[TABLES[kind]]].astype(str)
-        existing = ctx.store.existing_keys(TABLES[kind], key.unique())
+        again = key.duplicated()
+        existing = ctx.store.existing_keys(TABLES[kind], key[~again])  # each key asked once
     in_store = key.isin(existing)
     dup_of[in_store] = key[in_store]
     match[in_store] = "same_id"
-    repeated = key.duplicated() & ~in_store
+    repeated = again & ~in_store
     dup_of[repeated] = key[repeated]
     match[repeated] = "same_id"
     exact = in_store | repeated

@@ -142,8 +142,8 @@ def check_fines(
             f"{_vnd(rule.max_vnd)}, {rule.legal_basis} {rule.provision}); check the "
             f"amount (organisations pay up to twice as much). Kept, for review."
         )
-    messages = np.array(made, dtype=object)[which]
-    return ProblemBatch(rows, column, "fine_outside_schedule", messages, "flag")
+    texts = np.array(made, dtype=object)
+    return ProblemBatch(rows, column, "fine_outside_schedule", texts, which, "flag")
 
 
 def _amounts(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:

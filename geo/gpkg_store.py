@@ -3,9 +3,9 @@
 Layers are created by GDAL (through pyogrio), so the file is a standard GeoPackage with R-tree
 spatial indexes. Writes and reads go through :mod:`sqlite3` with parameterised SQL, so that a
 batch spanning several tables commits or rolls back as one transaction; a big batch is first
-written from Arrow to a scratch file and copied in by that transaction (:mod:`geo._gpkg_stage`). The R-tree triggers
-that GDAL installs call ``ST_MinX`` and friends; they are registered here as SQL functions that
-read the GeoPackage geometry header.
+written from Arrow to a scratch file and copied in by that transaction
+(:mod:`geo._gpkg_stage`). The R-tree triggers that GDAL installs call ``ST_MinX`` and friends;
+they are registered here as SQL functions that read the GeoPackage geometry header.
 
 GeoPackage is single-writer: a writer that finds the file locked retries with backoff.
 """
@@ -310,7 +310,8 @@ class GeoPackageStore:
             raise StoreError(f"table {table} has no key column.")
         arrays = (pd.Series, pd.Index, pd.api.extensions.ExtensionArray, np.ndarray)
         given = keys if isinstance(keys, arrays) else list(keys)
-        wanted = pd.Series(given, dtype="string").dropna().drop_duplicates()
+        # (repeated keys need no removing: the set, and INSERT OR IGNORE, take them once)
+        wanted = pd.Series(given, dtype="string").dropna()
         if not len(wanted):
             return set()
         column, name = _quote(key), _quote(table)

@@ -99,6 +99,7 @@ def test_existing_keys_are_found_among_many(store):
     asked = [f"r{i}" for i in range(1000, 2500)] + ["r1000", "r5"]
     assert store.existing_keys("violations", asked) == {f"r{i}" for i in range(1000, 1200)} | {"r5"}
     assert store.existing_keys("violations", []) == set()
+    assert store.existing_keys("violations", ["r3", "r3", "zz", None]) == {"r3"}  # looked up
     with pytest.raises(StoreError, match="no key"):
         store.existing_keys("quarantine", ["x"])
 

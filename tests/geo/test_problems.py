@@ -13,7 +13,8 @@ def _batch(severity: str = "flag") -> ProblemBatch:
         rows=np.array([9, 2, 5], dtype=np.int64),
         column="Tiền phạt",
         reason="fine_outside_schedule",
-        messages=np.array(["a", "b", "c"], dtype=object),
+        texts=np.array(["a", "b"], dtype=object),
+        which=np.array([0, 1, 0]),
         severity=severity,  # type: ignore[arg-type]
     )
 
@@ -30,6 +31,8 @@ def test_a_batch_makes_the_rows_its_problems_would():
     pd.testing.assert_frame_equal(mixed, expanded)
     assert mixed["row"].tolist() == [2, 2, 5, 5, 5, 9]
     assert len(batch) == 3 and [p.row for p in batch] == [9, 2, 5]
+    assert [p.message for p in batch] == ["a", "b", "a"]
+    assert mixed["message"].tolist() == ["b", "y", "x", "z", "a", "a"]
     assert problems_frame([]).empty and list(problems_frame([]).columns) == list(mixed.columns)
 
 
