@@ -8,6 +8,7 @@ and a time of a stored record or of an earlier kept row of the same upload.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -146,9 +147,17 @@ def _track_ids(records: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def deduplicate(
-    records: gpd.GeoDataFrame, kind: str, ctx: _Context, opts: UploadOptions
+    records: gpd.GeoDataFrame,
+    kind: str,
+    ctx: _Context,
+    opts: UploadOptions,
+    near: NearPairs | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Split off exact and likely duplicates; returns (kept records, duplicates by row)."""
+    """Split off exact and likely duplicates; returns (kept records, duplicates by row).
+
+    ``near`` is :func:`near_pairs` of these violations, if it was found beforehand (on another
+    thread, say); otherwise it is found here.
+    """
     dup_of = pd.Series(pd.NA, index=records.index, dtype="string")
     match = pd.Series(pd.NA, index=records.index, dtype="string")
     if kind == "patrols":
@@ -167,7 +176,9 @@ def deduplicate(
     match[repeated] = "same_id"
     exact = in_store | repeated
     if kind == "violations" and (~exact).any():
-        likely = _likely_duplicates(records[~exact], ctx, opts)
+        if near is None:
+            near = near_pairs(records, ctx, opts)
+        likely = _likely_duplicates(near, ~exact.to_numpy(), records["record_id"].to_numpy())
         dup_of[likely.index] = likely
         match[likely.index] = "likely"
     is_dup = dup_of.notna()
@@ -187,12 +198,26 @@ def _existing_patrol_keys(records: gpd.GeoDataFrame, ctx: _Context) -> set[str]:
     return set(stored["track_id"].astype(str) + "@" + stored["t"].astype(str))
 
 
-def _likely_duplicates(new: gpd.GeoDataFrame, ctx: _Context, opts: UploadOptions) -> pd.Series:
-    """New rows of the same category within the distance and time of an earlier record.
+@dataclass(frozen=True)
+class NearPairs:
+    """Violations of the same category within the distance and time of each other: an
+    upload's rows and the stored records near them in time.
 
-    Earlier means a record already in the store, or a row of this upload that is itself kept;
-    a row repeats the first such record (in time order). Returns record id by row.
+    Positions count the stored records first, then the upload's rows; ``left`` is always an
+    upload's row.
     """
+
+    stored_ids: np.ndarray  # the stored records' ids
+    rows: np.ndarray  # the upload's row labels
+    t: np.ndarray  # int64 ns (UTC), stored records then rows
+    left: np.ndarray
+    right: np.ndarray
+
+
+def near_pairs(new: gpd.GeoDataFrame, ctx: _Context, opts: UploadOptions) -> NearPairs:
+    """The pairs of :class:`NearPairs` for the violations ``new`` (columns ``category`` and
+    ``observed_at``, and points), found without their ids: on another thread while the ids
+    are made, and narrowed once the exact duplicates are known (:func:`deduplicate`)."""
     window = pd.Timedelta(minutes=opts.duplicate_minutes)
     times = new["observed_at"]
     stored = ctx.store.read(
@@ -206,12 +231,11 @@ def _likely_duplicates(new: gpd.GeoDataFrame, ctx: _Context, opts: UploadOptions
     crs = metric_crs(new)
     pool = pd.concat(
         [
-            stored[["record_id", "category", "observed_at", "geometry"]].assign(_new=False),
-            new[["record_id", "category", "observed_at", "geometry"]].assign(_new=True),
+            stored[["category", "observed_at", "geometry"]].assign(_new=False),
+            new[["category", "observed_at", "geometry"]].assign(_new=True),
         ],
         ignore_index=True,
     )
-    rows = np.r_[np.full(len(stored), -1), new.index.to_numpy()]
     # coordinates, not geometries, are what is measured: projected as arrays, as to_crs does
     lonlat = gpd.GeoSeries(pool["geometry"], crs=STORAGE_CRS)
     to_metric = Transformer.from_crs(STORAGE_CRS, crs, always_xy=True)
@@ -220,21 +244,37 @@ def _likely_duplicates(new: gpd.GeoDataFrame, ctx: _Context, opts: UploadOptions
     t = t.astype("int64")
     cat = pd.factorize(pool["category"])[0].astype("int64")
     is_new = pool["_new"].to_numpy(dtype=bool)
-    ids = pool["record_id"].to_numpy()
     left, right = _near_pairs(x, y, t, cat, is_new, metres=opts.duplicate_m,
                               nanoseconds=int(window.value))  # fmt: skip
+    return NearPairs(stored["record_id"].to_numpy(), new.index.to_numpy(), t, left, right)
+
+
+def _likely_duplicates(near: NearPairs, candidate: np.ndarray, ids: np.ndarray) -> pd.Series:
+    """The upload's rows (of those ``candidate``, by position; ``ids`` theirs) of the same
+    category within the distance and time of an earlier record.
+
+    Earlier means a record already in the store, or a candidate row that is itself kept; a
+    row repeats the first such record (in time order). Returns record id by row.
+    """
+    stored = len(near.stored_ids)
+    # pairs whose both ends are candidates or stored records
+    inside = np.r_[np.ones(stored, dtype=bool), candidate]
+    both = inside[near.left] & inside[near.right]
+    left, right = near.left[both], near.right[both]
+    t, rows = near.t, np.r_[np.full(stored, -1), near.rows]
+    every_id = np.r_[near.stored_ids, ids]
     partners: dict[int, list[int]] = {}
     for a, b in zip(left.tolist(), right.tolist(), strict=True):
         partners.setdefault(a, []).append(b)
     # Stored records are originals. New rows are walked in time order: a row repeats the
     # first partner already kept; a row with no kept partner is kept, and may be repeated.
-    kept: set[int] = set(np.flatnonzero(~is_new).tolist())
+    kept: set[int] = set(range(stored))
     found: dict[int, str] = {}
     for i in sorted(partners, key=lambda i: (t[i], rows[i])):
         originals = [j for j in partners[i] if j in kept]
         if originals:
             first = min(originals, key=lambda j: (t[j], rows[j], j))
-            found[int(rows[i])] = str(ids[first])
+            found[int(rows[i])] = str(every_id[first])
         else:
             kept.add(i)
     return pd.Series(found, dtype="string")

@@ -40,7 +40,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo._ingest_dedupe import deduplicate, identify
+from geo._ingest_dedupe import deduplicate, identify, near_pairs
 from geo._ingest_parse import category_from_labels, parse_fields, photo_drafts
 from geo.assign import assign_to_groups
 from geo.campaigns import Campaign, link_records, read_campaigns
@@ -536,8 +536,14 @@ def _process(
     records = gpd.GeoDataFrame(values, geometry=geometry.values, crs=STORAGE_CRS)
     records.index = frame.index[keep]
     with ThreadPoolExecutor(1, thread_name_prefix="assign") as beside:
-        # Where each row lies is found meanwhile: mostly GEOS and PROJ work, which runs on
-        # a second core beside the ids and the search for duplicates (pandas, numpy).
+        # Meanwhile, on a second core: the violations near each other (numpy, PROJ and a
+        # store read), then where each row lies (mostly GEOS and PROJ), beside the ids and
+        # the exact duplicates (pandas). Each task has its own copy of the columns it reads:
+        # ``identify`` adds to ``records``.
+        nearing = None
+        if kind == "violations" and len(records):
+            near = records[["category", "observed_at", "geometry"]].copy()
+            nearing = beside.submit(near_pairs, near, ctx, opts)
         placing = None
         if kind != "patrols" and len(records):
             points = gpd.GeoDataFrame(
@@ -547,7 +553,8 @@ def _process(
             )
             placing = beside.submit(assign_to_groups, points, ctx.groups, tolerance_m=opts.snap_m)
         records = identify(records, kind, ctx)
-        records, duplicates = deduplicate(records, kind, ctx, opts)
+        near_found = nearing.result() if nearing is not None else None
+        records, duplicates = deduplicate(records, kind, ctx, opts, near_found)
         if placing is not None and len(records):
             records = _assign(records, placing.result().loc[records.index], kind, ctx)
     records = records.assign(upload_id=upload_id)

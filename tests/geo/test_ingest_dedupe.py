@@ -182,3 +182,62 @@ def test_records_get_the_ids_their_content_always_gave():
     expected = _reference_ids(content)
     expected[7] = "own-id"
     assert got == expected
+
+
+class _Stored:
+    """A store that holds ``frame`` as its violations (what ``near_pairs`` reads)."""
+
+    def __init__(self, frame: gpd.GeoDataFrame) -> None:
+        self.frame = frame
+
+    def read(self, table, query):
+        assert table == "violations"
+        t = self.frame["observed_at"]
+        keep = (t >= query.start) & (t < query.end) & self.frame["category"].isin(query.categories)
+        return self.frame[keep]
+
+
+class _Ctx:
+    def __init__(self, store: _Stored) -> None:
+        self.store = store
+
+
+def _violations(n: int, seed: int, prefix: str) -> gpd.GeoDataFrame:
+    rng = np.random.default_rng(seed)
+    t0 = pd.Timestamp("2025-07-01 07:00", tz="Asia/Ho_Chi_Minh")
+    return gpd.GeoDataFrame(
+        {
+            "record_id": [f"{prefix}{i}" for i in range(n)],
+            "category": rng.choice(["littering", "street_vending"], n),
+            "observed_at": t0 + pd.to_timedelta(rng.integers(0, 6 * 3600, n), unit="s"),
+        },
+        geometry=gpd.points_from_xy(105.83 + rng.random(n) * 0.0015, 21.0 + rng.random(n) * 0.0015),
+        crs=4326,
+        index=pd.RangeIndex(2, n + 2),
+    )
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10**6), share=st.sampled_from([0.0, 0.3, 0.9, 1.0]))
+def test_pairs_found_for_every_row_then_narrowed_are_those_of_the_candidates(seed, share):
+    # ``near_pairs`` runs before the exact duplicates are known: narrowing its pairs to the
+    # candidates must link the rows as searching among the candidates alone would.
+    from geo._ingest_dedupe import _likely_duplicates, near_pairs
+    from geo.ingest import UploadOptions
+
+    ctx = _Ctx(_Stored(_violations(60, seed + 1, "s")))
+    new = _violations(150, seed, "n")
+    candidate = np.random.default_rng(seed).random(len(new)) < share
+    opts = UploadOptions()
+    every = near_pairs(new, ctx, opts)  # type: ignore[arg-type]
+    narrowed = _likely_duplicates(every, candidate, new["record_id"].to_numpy())
+    subset = new[candidate]
+    alone = _likely_duplicates(
+        near_pairs(subset, ctx, opts),  # type: ignore[arg-type]
+        np.ones(len(subset), dtype=bool),
+        subset["record_id"].to_numpy(),
+    ) if len(subset) else pd.Series(dtype="string")  # fmt: skip
+    assert narrowed.to_dict() == alone.to_dict()
+    assert set(narrowed.index) <= set(subset.index)
+    if share == 1.0:
+        assert len(narrowed) > 0  # 210 records within 170 m and 6 h: some are repeats
