@@ -30,6 +30,9 @@ _AMOUNT = (
     rf"^{_CURRENCY_BEFORE}(?P<a>[-+]?\d(?:[\d., ]*\d)?) ?"
     rf"(?:(?P<ua>{_UNIT})(?: ?(?P<b>\d{{1,3}})(?: ?(?P<ub>{_UNIT}))?)?)?{_CURRENCY_AFTER}$"
 )
+#: Thousands grouped by dots, with or without "đ" after: read by dropping all but the digits
+#: (what ``_AMOUNT`` reads them as, tested), without its captures.
+_DOTTED = r"^\d{1,3}(?:\.\d{3})+ ?(?:đ|₫)?$"
 _NO_AMOUNT = r"^(?:-+|–|—|không|khong|không phạt|khong phat|ko|n/?a)$"
 _MAX_VND = 1e13
 
@@ -60,7 +63,12 @@ def parse_vnd(
     digits = present & _is_digits(text)
     if digits.any():  # the usual case, without the regular expressions
         amount[digits] = pc.cast(text.filter(pa.array(digits)), pa.float64()).to_numpy()
-    rest = present & ~digits
+    # then the office's usual "2.000.000", "500.000 đ": dots between groups of three
+    dotted = present & ~digits & _matches(text, _DOTTED)
+    if dotted.any():
+        plain = pc.replace_substring_regex(text.filter(pa.array(dotted)), r"[^0-9]", "")
+        amount[dotted] = pc.cast(plain, pa.float64()).to_numpy()
+    rest = present & ~digits & ~dotted
     if rest.any():
         got, none = _amounts(text.filter(pa.array(rest)))
         amount[rest] = got

@@ -9,6 +9,7 @@ from decimal import Decimal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -650,3 +651,18 @@ def test_a_million_rows_parse_in_seconds() -> None:
         assert problems == [] and parsed.notna().all()
     print("\n" + "\n".join(f"{k}: {v:.2f} s for 1,000,000 rows" for k, v in timings.items()))
     assert max(timings.values()) < 30  # minutes would mean a Python loop per row
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    amount=st.integers(1_000, 10**12),
+    suffix=st.sampled_from(["", "đ", " đ", "₫", " ₫"]),
+)
+def test_dotted_amounts_read_fast_as_the_full_grammar_reads_them(amount, suffix) -> None:
+    from geo._values_money import _amounts
+
+    text = f"{amount:,}".replace(",", ".") + suffix
+    fast, problems = parse_vnd(pd.Series([text, "x " + text]))
+    full, none = _amounts(pa.array([text.lower()], pa.large_string()))
+    assert fast.iloc[0] == full[0] == amount and not none[0], text
+    assert fast.isna().iloc[1] and [p.row for p in problems] == [1]  # not the fast path's
