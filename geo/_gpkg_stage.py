@@ -14,8 +14,11 @@ type).
 
 from __future__ import annotations
 
+import logging
+import shutil
 import struct
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +31,13 @@ import shapely
 from geo._isotime import iso_utc
 from geo.errors import StoreError
 
-__all__ = ["column", "gpkg_datetimes", "point_blobs", "staging", "write_tables"]
+__all__ = ["STALE_SECONDS", "column", "gpkg_datetimes", "point_blobs", "staging", "write_tables"]
+
+log = logging.getLogger(__name__)
+
+_PREFIX = "urban-order-stage-"
+#: A scratch directory untouched this long was left by a process that died (see ``staging``).
+STALE_SECONDS = 24 * 3600
 
 
 def gpkg_datetimes(times: pd.Series) -> pa.Array:
@@ -98,15 +107,32 @@ def write_tables(path: Path, tables: Mapping[str, pa.Table]) -> None:
 @contextmanager
 def staging(tables: Mapping[str, pa.Table]) -> Iterator[Path]:
     """A scratch file holding ``tables`` (:func:`write_tables`) in a private temporary
-    directory, which is deleted on exit with whatever else was put in it."""
+    directory, which is deleted on exit with whatever else was put in it.
+
+    A process killed outright leaves its directory behind (~200 bytes a record): those left
+    untouched for :data:`STALE_SECONDS` are removed here first, as no write takes that long.
+    """
+    _remove_stale(Path(tempfile.gettempdir()))
     try:
-        scratch = tempfile.TemporaryDirectory(prefix="urban-order-stage-")
+        scratch = tempfile.TemporaryDirectory(prefix=_PREFIX)
     except OSError as exc:
         raise _scratch_error(Path(tempfile.gettempdir()), exc) from exc
     with scratch as tmp:
         path = Path(tmp) / "stage.sqlite"
         write_tables(path, tables)
         yield path
+
+
+def _remove_stale(where: Path) -> None:
+    """Remove scratch directories in ``where`` untouched for :data:`STALE_SECONDS`."""
+    cutoff = time.time() - STALE_SECONDS
+    for old in where.glob(f"{_PREFIX}*"):
+        try:
+            if old.is_dir() and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+                log.info("removed %s, left by a write that did not finish", old)
+        except OSError:  # gone meanwhile, or not ours to remove
+            continue
 
 
 def _scratch_error(where: Path, exc: BaseException) -> StoreError:

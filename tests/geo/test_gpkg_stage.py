@@ -118,6 +118,30 @@ def test_a_failed_staged_write_changes_nothing_and_leaves_no_scratch(empty, tmp_
     assert list(scratch.iterdir()) == []
 
 
+def test_scratch_left_by_a_killed_writer_is_removed_by_the_next_big_write(
+    empty, tmp_path, monkeypatch
+):
+    import os
+    import time
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(gpkg_store, "_BULK_ROWS", 100)
+    stale, recent = scratch / "urban-order-stage-dead", scratch / "urban-order-stage-busy"
+    other = scratch / "someone-elses"
+    for d in (stale, recent, other):
+        d.mkdir()
+        (d / "stage.sqlite").write_bytes(b"x" * 1000)
+    old = time.time() - _gpkg_stage.STALE_SECONDS - 60
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    path = tmp_path / "s.gpkg"
+    shutil.copy(empty, path)
+    open_store(path).write({"violations": violations(300)}, user="t", action="big")
+    assert sorted(p.name for p in scratch.iterdir()) == ["someone-elses", "urban-order-stage-busy"]
+
+
 def test_no_room_for_the_scratch_file_is_a_clear_error_and_changes_nothing(
     empty, tmp_path, monkeypatch
 ):
