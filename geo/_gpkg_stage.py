@@ -1,11 +1,11 @@
 """Big batches reach a GeoPackage by way of a scratch SQLite file written from Arrow.
 
 Through :mod:`sqlite3`, every value of every row becomes a Python object bound by a call of
-its own: ~4.5 µs a record, 4.5 s of a million-row upload. ADBC's SQLite driver binds Arrow
-columns in C instead (~1.5 µs a row). The rows are written to a file in a private temporary
-directory (journal off, no sync: it is scratch, never the store), which the store's own
-connection attaches and copies from with one ``INSERT … SELECT`` inside its transaction, so a
-big upload stays one transaction, all or nothing, in the store's own SQLite.
+its own: making and binding them took 8.5 s of the million-row import bench. ADBC's SQLite
+driver binds Arrow columns in C instead (~1.8 s). The rows are written to a file in a private
+temporary directory (journal off, no sync: it is scratch, never the store), which the store's
+own connection attaches and copies from with one ``INSERT … SELECT`` inside its transaction,
+so a big upload stays one transaction, all or nothing, in the store's own SQLite.
 
 The columns are converted here to exactly what :func:`geo.gpkg_store._python_values` and
 ``_encode`` give ``executemany`` (the tests compare both paths value by value and type by
@@ -66,8 +66,9 @@ def column(values: pd.Series, dtype: str) -> pa.Array | pa.ChunkedArray:
 
 
 def point_blobs(geoms: np.ndarray, srs_id: int) -> pa.Array | None:
-    """GeoPackage blobs of ``geoms`` when all are non-empty 2D points (a header without
-    envelope + little-endian ISO WKB, 29 bytes each), built as one byte matrix; else None."""
+    """GeoPackage blobs of ``geoms`` when all are non-empty points (a header without
+    envelope + little-endian 2D ISO WKB, 29 bytes each, as ``_encode`` writes them), built as
+    one byte matrix; else None."""
     if len(geoms) == 0 or not (shapely.get_type_id(geoms) == 0).all():
         return None
     xy = shapely.get_coordinates(geoms)
