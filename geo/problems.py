@@ -6,6 +6,7 @@ upload can account for every row: accepted, duplicate, or quarantined with all i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -21,6 +22,7 @@ __all__ = [
     "Severity",
     "problems_frame",
     "rejected_reasons",
+    "split_reason",
 ]
 
 #: ``reject``: the row cannot be accepted (it goes to quarantine); ``flag``: it is accepted,
@@ -81,14 +83,35 @@ Problems = list[RowProblem | ProblemBatch]
 
 def rejected_reasons(problems: Iterable[RowProblem | ProblemBatch]) -> dict[int, list[str]]:
     """The rows that some problem rejects (they go to quarantine), each with its reasons
-    ("column: message"), in the order the problems came."""
+    ("column [reason]: message", see :func:`split_reason`), in the order the problems came."""
     reasons: dict[int, list[str]] = {}
     for p in problems:
         if p.severity != "reject":
             continue
         for one in p if isinstance(p, ProblemBatch) else (p,):
-            reasons.setdefault(one.row, []).append(f"{one.column or '—'}: {one.message}")
+            text = f"{one.column or '—'} [{one.reason}]: {one.message}"
+            reasons.setdefault(one.row, []).append(text)
     return reasons
+
+
+_CODED = re.compile(r"^(?P<column>.*?) \[(?P<reason>[a-z0-9_]+)\]: (?P<message>.*)$", re.DOTALL)
+
+
+def split_reason(text: str) -> tuple[str | None, str | None, str]:
+    """(column, reason code, message) of one quarantine reason as :func:`rejected_reasons`
+    writes it; a reason kept before the code was written has none: (None, None, text).
+
+    Examples
+    --------
+    >>> split_reason("Vĩ độ [zero_coordinates]: The position is 0, 0.")
+    ('Vĩ độ', 'zero_coordinates', 'The position is 0, 0.')
+    >>> split_reason("Vĩ độ: The position is 0, 0.")
+    (None, None, 'Vĩ độ: The position is 0, 0.')
+    """
+    found = _CODED.match(text)
+    if found is None:
+        return None, None, text
+    return found["column"], found["reason"], found["message"]
 
 
 #: pandas' own text dtype (what it infers for a column of text), object when there is none.

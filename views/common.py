@@ -30,6 +30,7 @@ from geo.config import DEFAULT_STORE_PATH, TIMEZONE_NAME
 from geo.errors import AccessDeniedError
 from geo.i18n import LANGUAGES, Lang, category_label, number, t, translations
 from geo.model import CATEGORIES, SCHEMAS
+from geo.problems import split_reason
 from geo.sessions import REMEMBERED, end_session, resume_session
 from geo.store import Query, Store, describe, is_postgis_url, open_store
 
@@ -468,6 +469,26 @@ def problems_table(problems: pd.DataFrame, lang: Lang, *, with_table: bool = Fal
     if with_table and "table" in problems.columns:
         table = {t("page.upload.problem.table", lang): problems["table"], **table}
     return pd.DataFrame(table)
+
+
+def quarantine_reasons(text: str, lang: Lang) -> list[str]:
+    """The reasons a row waits in quarantine (as the store keeps them, `` | ``-joined), each
+    for people: in Vietnamese what is wrong and how to fix it, then the detailed message
+    (which names the value); in English the column and that message. A reason kept without
+    its code is shown as kept."""
+    shown = []
+    for part in (p.strip() for p in text.split(" | ")):
+        column, code, message = split_reason(part)
+        if not part or code is None:
+            shown.append(part)
+        elif lang == "en":
+            shown.append(f"{column}: {message}")
+        else:
+            detail = t("page.upload.problem.message", lang)
+            shown.append(
+                f"{column} — {_reason(code, lang)}. {_fix(code, lang)} {detail}: {message}"
+            )
+    return [s for s in shown if s]
 
 
 def _reason(code: str, lang: Lang) -> str:

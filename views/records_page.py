@@ -32,6 +32,7 @@ from views.common import (
     Filters,
     load_boundaries,
     load_records,
+    quarantine_reasons,
     session_store,
     signed_in_user,
     translated,
@@ -281,7 +282,9 @@ def _quarantine(store: ScopedStore, uploads: pd.DataFrame, lg: Lang, user: str) 
             {
                 t("column.file_name", lg): rows["file_name"],
                 t("page.upload.problem.row", lg): rows["row_number"],
-                t("page.records.quarantine.reasons", lg): rows["reasons"],
+                t("page.records.quarantine.reasons", lg): [
+                    " | ".join(quarantine_reasons(r, lg)) for r in rows["reasons"]
+                ],
                 t("page.records.quarantine.cells", lg): rows["cells"],
             }
         ),
@@ -331,7 +334,7 @@ def quarantine_rows(waiting: pd.DataFrame, files: pd.Series) -> pd.DataFrame:
 
 def _fix_form(store: Store, row: pd.Series, lg: Lang, user: str) -> None:
     st.markdown(f"**{t('page.records.quarantine.reasons', lg)}:**")
-    st.markdown("\n".join(f"- {reason.strip()}" for reason in str(row["reasons"]).split(" | ")))
+    st.markdown("\n".join(f"- {reason}" for reason in quarantine_reasons(str(row["reasons"]), lg)))
     form_key = f"fix-{row['upload_id'][:8]}-{row['row_number']}"
     cells: dict[str, str | None] = {}
     with st.form(form_key):

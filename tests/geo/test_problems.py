@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.problems import ProblemBatch, RowProblem, problems_frame, rejected_reasons
+from geo.problems import (
+    ProblemBatch,
+    RowProblem,
+    problems_frame,
+    rejected_reasons,
+    split_reason,
+)
 
 
 def _batch(severity: str = "flag") -> ProblemBatch:
@@ -40,3 +46,11 @@ def test_rejected_rows_come_from_single_problems_and_batches_alike():
     singles = [RowProblem(4, None, "no_time", "x"), RowProblem(6, None, "bad_fine", "y", "flag")]
     assert set(rejected_reasons([*singles, _batch("flag")])) == {4}
     assert set(rejected_reasons([*singles, _batch("reject")])) == {2, 4, 5, 9}
+
+
+def test_quarantine_reasons_keep_their_column_code_and_message_apart():
+    odd = RowProblem(3, "Ghi chú: [x]", "bad_time", "'1 [y]: 2' is not a time | check it")
+    (text,) = rejected_reasons([odd])[3]
+    assert split_reason(text) == ("Ghi chú: [x]", "bad_time", "'1 [y]: 2' is not a time | check it")
+    (whole,) = rejected_reasons([RowProblem(4, None, "no_position", "No position.")])[4]
+    assert split_reason(whole) == ("—", "no_position", "No position.")

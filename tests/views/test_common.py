@@ -39,3 +39,24 @@ def test_a_ranked_table_shows_every_name_as_written_and_numbers_on_the_right():
     for row in raw:
         for cell in row:
             assert not set(re.sub(r"\\.", "", cell)) & set(SPECIAL), cell
+
+
+def test_quarantine_reasons_read_in_the_pages_language():
+    from views.common import quarantine_reasons
+
+    kept = "Vĩ độ [zero_coordinates]: The position is 0, 0. | Thời gian [xyz_unknown]: odd."
+    vi = quarantine_reasons(kept, "vi")
+    assert vi[0] == (
+        "Vĩ độ — Tọa độ (0, 0): chưa bắt được GPS. Lấy lại tọa độ tại hiện trường, hoặc bấm "
+        "vị trí lên bản đồ. Chi tiết: The position is 0, 0."
+    )
+    assert vi[1].startswith("Thời gian — xyz_unknown. ")  # a code without words: the code
+    assert quarantine_reasons(kept, "en") == [
+        "Vĩ độ: The position is 0, 0.",
+        "Thời gian: odd.",
+    ]
+    # kept before the codes were written: shown as kept
+    assert quarantine_reasons("Vĩ độ: The position is 0, 0.", "vi") == [
+        "Vĩ độ: The position is 0, 0."
+    ]
+    assert quarantine_reasons("", "vi") == []

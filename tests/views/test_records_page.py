@@ -138,8 +138,16 @@ def test_quarantined_rows_are_fixed_or_discarded(db):
     overview = at.dataframe[1].value
     assert overview["Dòng"].tolist() == [2, 3] and set(overview["Tệp"]) == {"loi.csv"}
     assert "Thời gian=31/02/2025 10:00" in overview["Giá trị gốc"].iloc[0]
+    # the reasons in the page's language: what is wrong, how to fix it, then the detail
+    assert (
+        overview["Lý do"]
+        .iloc[0]
+        .startswith("Thời gian — Thời gian không đọc được hoặc không có thật. ")
+        and "Chi tiết: '31/02/2025 10:00'" in overview["Lý do"].iloc[0]
+    )
     # row 2: correct the impossible date, accept
     at.selectbox(key="quarantine-pick-vi").set_value(f"{prepared.upload_id}:2").run()
+    assert any(m.value.startswith("- Thời gian — Thời gian không đọc") for m in at.markdown)
     cells = {ti.label: ti for ti in at.text_input}
     assert cells["Thời gian"].value == "31/02/2025 10:00"  # pre-filled with the original
     cells["Thời gian"].set_value("28/02/2025 10:00")
