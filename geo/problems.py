@@ -82,8 +82,9 @@ Problems = list[RowProblem | ProblemBatch]
 
 
 def rejected_reasons(problems: Iterable[RowProblem | ProblemBatch]) -> dict[int, list[str]]:
-    """The rows that some problem rejects (they go to quarantine), each with its reasons
-    ("column [reason]: message", see :func:`split_reason`), in the order the problems came."""
+    """The rows that some problem rejects (they go to quarantine), in row order, each with its
+    reasons ("column [reason]: message", see :func:`split_reason`) in the order the problems
+    came."""
     reasons: dict[int, list[str]] = {}
     for p in problems:
         if p.severity != "reject":
@@ -91,7 +92,7 @@ def rejected_reasons(problems: Iterable[RowProblem | ProblemBatch]) -> dict[int,
         for one in p if isinstance(p, ProblemBatch) else (p,):
             text = f"{one.column or '—'} [{one.reason}]: {one.message}"
             reasons.setdefault(one.row, []).append(text)
-    return reasons
+    return dict(sorted(reasons.items()))
 
 
 _CODED = re.compile(r"^(?P<column>.*?) \[(?P<reason>[a-z0-9_]+)\]: (?P<message>.*)$", re.DOTALL)
