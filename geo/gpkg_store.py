@@ -87,16 +87,16 @@ _SCAN_RATIO = 20
 T = TypeVar("T")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class _Staged:
     """A batch written to a scratch file: its table, the columns written (``geom`` included),
-    its geometries (for the extent and the R-tree) and its number of rows."""
+    its geometries (for the extent and the R-tree), its number of rows and the file."""
 
     table: str
     columns: list[str]
     geoms: np.ndarray | None
     rows: int
-    path: Path | None = None
+    path: Path
 
 
 class GeoPackageStore:
@@ -532,8 +532,8 @@ class GeoPackageStore:
         """The batches of ``frames`` big enough to be bound from Arrow, written to a scratch
         file before the write lock is taken (:mod:`geo._gpkg_stage`); the others are left
         out, to be bound row by row."""
-        staged: dict[str, _Staged] = {}
         arrow: dict[str, pa.Table] = {}
+        geometries: dict[str, np.ndarray | None] = {}
         for table, frame in frames.items():
             if len(frame) < _BULK_ROWS:
                 continue
@@ -544,15 +544,15 @@ class GeoPackageStore:
                 arrays[_GEOM] = (
                     blobs if blobs is not None else pa.array(_encode(geoms), pa.binary())
                 )
-            arrow[table] = pa.table(arrays)
-            staged[table] = _Staged(table, list(arrays), geoms, len(frame))
-        if not staged:
-            yield staged
+            arrow[table], geometries[table] = pa.table(arrays), geoms
+        if not arrow:
+            yield {}
             return
         with _gpkg_stage.staging(arrow) as path:
-            for batch in staged.values():
-                batch.path = path
-            yield staged
+            yield {
+                table: _Staged(table, rows.column_names, geometries[table], rows.num_rows, path)
+                for table, rows in arrow.items()
+            }
 
     def _insert(
         self,
@@ -606,8 +606,9 @@ class GeoPackageStore:
         )
         if staged.geoms is not None:
             self._grow_extent(con, table, staged.geoms)
-        scratch = None if staged.path is None else staged.path.parent
-        self._bulk_insert(con, table, staged.rows, lambda: con.execute(sql), staged.geoms, scratch)
+        self._bulk_insert(
+            con, table, staged.rows, lambda: con.execute(sql), staged.geoms, staged.path.parent
+        )
 
     def _bulk_insert(
         self,
@@ -1043,13 +1044,9 @@ def _where(table: str, q: Query) -> tuple[str, list[Any]]:
 
 
 def _iso(ts: pd.Series) -> list[str | None]:
-    """GeoPackage DATETIME text: UTC, ``YYYY-MM-DDTHH:MM:SS.SSSZ``, which sorts like time."""
-    utc = pd.to_datetime(ts).dt.tz_convert("UTC").dt.tz_localize(None)
-    # numpy formats ISO 8601 at millisecond precision without a per-value Python call.
-    text = np.datetime_as_string(utc.to_numpy("datetime64[ms]"), unit="ms").astype(object)
-    text = text + "Z"
-    text[utc.isna().to_numpy()] = None
-    return text.tolist()
+    """GeoPackage DATETIME text: UTC, ``YYYY-MM-DDTHH:MM:SS.SSSZ``, which sorts like time
+    (:func:`geo._gpkg_stage.gpkg_datetimes`, as Python values)."""
+    return _gpkg_stage.gpkg_datetimes(ts).to_pylist()
 
 
 def _python_values(values: pd.Series, dtype: str) -> list[Any]:

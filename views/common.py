@@ -477,9 +477,9 @@ def quarantine_reasons(text: str, lang: Lang) -> list[str]:
     (which names the value); in English the column and that message. A reason kept without
     its code is shown as kept."""
     shown = []
-    for part in (p.strip() for p in text.split(" | ")):
+    for part in filter(None, (p.strip() for p in text.split(" | "))):
         column, code, message = split_reason(part)
-        if not part or code is None:
+        if code is None:
             shown.append(part)
         elif lang == "en":
             shown.append(f"{column}: {message}")
@@ -488,7 +488,7 @@ def quarantine_reasons(text: str, lang: Lang) -> list[str]:
             shown.append(
                 f"{column} — {_reason(code, lang)}. {_fix(code, lang)} {detail}: {message}"
             )
-    return [s for s in shown if s]
+    return shown
 
 
 def _reason(code: str, lang: Lang) -> str:
